@@ -1,0 +1,49 @@
+"""filterfit: find the parameters of an image filter that turn a source into a target.
+
+Modules:
+    fit         -- ``fit()``, the ask -> evaluate -> tell loop
+    space       -- search-space parameters and the ``--param`` grammar
+    filters     -- command templates and Python functions as filters
+    metrics     -- rmse, mae, psnr, ssim, de2000
+    images      -- reading, writing and piping images as float32 arrays
+    problem     -- one evaluation: render, compare, report failures
+    evaluator   -- parallel worker processes holding the decoded images
+    strategies  -- auto, tpe, cmaes, qmc, random, gp, benderopt
+    result      -- FitResult and result.json
+    outputs     -- the output folder: result.json, best.png, diff.png, plots
+    cli         -- the ``filterfit`` command
+"""
+
+from .errors import FilterFitError
+from .filters import CommandFilter, Filter, FunctionFilter
+from .fit import Progress, fit
+from .images import Image, load_image
+from .metrics import Metric, de2000, mae, psnr, rmse, ssim
+from .result import FitResult, TrialRecord
+from .space import Param, Space
+from .strategies import Strategy, register_strategy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CommandFilter",
+    "Filter",
+    "FilterFitError",
+    "FitResult",
+    "FunctionFilter",
+    "Image",
+    "Metric",
+    "Param",
+    "Progress",
+    "Space",
+    "Strategy",
+    "TrialRecord",
+    "de2000",
+    "fit",
+    "load_image",
+    "mae",
+    "psnr",
+    "register_strategy",
+    "rmse",
+    "ssim",
+]

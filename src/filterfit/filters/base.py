@@ -1,0 +1,55 @@
+"""What every filter is: something that renders an image for a set of parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..images import Image
+    from ..space import Space
+
+__all__ = ["Filter", "as_filter"]
+
+
+@runtime_checkable
+class Filter(Protocol):
+    """The extension point for filters.
+
+    ``render`` returns float32 pixels H x W x C in [0, 1] or raises
+    :class:`~filterfit.errors.EvaluationError` with the reason it failed.
+    ``check`` validates the filter against the space before any evaluation;
+    ``prepare`` returns the filter ready for these images (it may choose the
+    format its program writes from the target's); ``describe`` is one line for
+    reports and result.json.
+    """
+
+    def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray: ...
+
+    def check(self, space: Space) -> None: ...
+
+    def prepare(self, sources: Sequence[Image], target: Image, *, single_thread: bool) -> Filter: ...
+
+    def describe(self) -> str: ...
+
+
+def as_filter(spec: Filter | str | Callable[..., Any], *, timeout: float = 60.0) -> Filter:
+    """Normalise a filter given as an object, a command template or a function.
+
+    Examples
+    --------
+    >>> as_filter("convert {input} -blur {radius}x{sigma} {output}").describe()
+    'convert {input} -blur {radius}x{sigma} {output}'
+    """
+    from .command import CommandFilter
+    from .function import FunctionFilter
+
+    if isinstance(spec, str):
+        return CommandFilter(spec, timeout=timeout)
+    if isinstance(spec, Filter):
+        return spec
+    if callable(spec):
+        return FunctionFilter(spec)
+    raise TypeError(f"filter must be a command template, a function or a Filter, but got {type(spec).__name__}")

@@ -1,0 +1,307 @@
+"""An external program as a filter, built from a command template.
+
+``convert {input} -blur {radius}x{sigma} {output}`` is split like a shell
+would split it (``shlex``), but no shell ever runs: each word becomes one argv
+element and parameter values are formatted into it, never interpreted.
+
+ImageMagick (``convert``, ``magick``) and GraphicsMagick (``gm``) read the
+source from stdin as uncompressed PPM/PAM and write to stdout in the target's
+own format, uncompressed, so the render is quantised exactly as the program
+would write the target file (ImageMagick rounds PNG and PPM samples
+differently). Other programs get files in a RAM-backed temporary folder
+(``/dev/shm`` where it exists): nothing is written to the working disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import shutil
+import signal
+import string
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import CommandNotFoundError, EvaluationError, ImageError, TemplateError
+from ..images import decode, encode_pnm
+
+if TYPE_CHECKING:
+    from ..images import Image
+    from ..space import Space
+
+__all__ = ["CommandFilter", "format_value"]
+
+RESERVED = ("input", "output")
+PIPE_PROGRAMS = frozenset({"convert", "magick", "gm"})
+INSTALL_HINTS = {
+    "convert": "install ImageMagick: apt-get install imagemagick (macOS: brew install imagemagick)",
+    "magick": "install ImageMagick 7: brew install imagemagick, or use convert from apt's imagemagick",
+    "compare": "install ImageMagick: apt-get install imagemagick",
+    "gm": "install GraphicsMagick: apt-get install graphicsmagick",
+    "gmic": "install G'MIC: apt-get install gmic",
+}
+# Output formats the program writes in: the target's own, never lossy.
+FILE_SUFFIX = {"png": ".png", "tiff": ".tif", "pnm": ".pam", "bmp": ".bmp"}
+
+
+def format_value(value: Any, spec: str = "") -> str:
+    """Format a parameter value for a command line.
+
+    Floats print in plain positional notation without trailing zeros
+    (``27.0`` -> ``"27"``, ``1e-5`` -> ``"0.00001"``) because not every
+    program parses exponents; a format spec (``{sigma:.2f}``) wins.
+    """
+    if spec:
+        return format(value, spec)
+    if isinstance(value, (float, np.floating)):
+        return np.format_float_positional(float(value), trim="-")
+    return str(value)
+
+
+class _ValueFormatter(string.Formatter):
+    def format_field(self, value: Any, format_spec: str) -> str:
+        return format_value(value, format_spec)
+
+
+@dataclass(frozen=True)
+class CommandFilter:
+    """Run an external program for each evaluation.
+
+    Parameters
+    ----------
+    template : str
+        The command line with ``{input}``, ``{output}`` and one ``{name}``
+        (optionally ``{name:.2f}``) per parameter.
+    timeout : float
+        Seconds one evaluation may take; past it the program and its children
+        are killed and the evaluation fails.
+    single_thread : bool
+        Limit the program to one thread (set when several workers run).
+    output_format : str
+        Format the program writes: the target's (``png``, ``tiff``, ``pnm``,
+        ``bmp``); lossy targets get PNG.
+
+    Examples
+    --------
+    >>> f = CommandFilter("convert {input} -blur {radius}x{sigma} {output}")
+    >>> f.argv({"radius": 27.0, "sigma": 20.0}, "in.png", "out.png")
+    ['convert', 'in.png', '-blur', '27x20', 'out.png']
+    """
+
+    template: str
+    timeout: float = 60.0
+    single_thread: bool = False
+    output_format: str = "png"
+    words: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.template.strip():
+            raise TemplateError("the command is empty: give a template like 'convert {input} -blur {radius}x{sigma} {output}'")
+        try:
+            words = tuple(shlex.split(self.template))
+        except ValueError as error:
+            raise TemplateError(f"cannot split the command {self.template!r}: {error} (check the quotes)") from None
+        object.__setattr__(self, "words", words)
+        fields = self.placeholders()  # raises on unbalanced braces
+        for name in RESERVED:
+            if name not in fields:
+                raise TemplateError(
+                    f"the command has no {{{name}}} placeholder: write it where the program "
+                    f"takes its {name} file, e.g. 'convert {{input}} -blur {{radius}}x{{sigma}} {{output}}'"
+                )
+
+    @property
+    def program(self) -> str:
+        return self.words[0]
+
+    @property
+    def uses_pipes(self) -> bool:
+        """True when the program is ImageMagick-like and takes stdin/stdout."""
+        return Path(self.program).name in PIPE_PROGRAMS and all(
+            f"{{{name}}}" in self.words for name in RESERVED
+        )
+
+    def placeholders(self) -> list[str]:
+        """Names of the ``{...}`` fields in the template, in order."""
+        names: list[str] = []
+        for word in self.words:
+            try:
+                parsed = list(string.Formatter().parse(word))
+            except ValueError as error:
+                raise TemplateError(
+                    f"the command word {word!r} has unbalanced braces ({error}); write {{{{ and }}}} for literal braces"
+                ) from None
+            for _, name, _, _ in parsed:
+                if name is not None:
+                    if not name.isidentifier():
+                        raise TemplateError(f"placeholder {{{name}}} in {word!r} is not a parameter name")
+                    names.append(name)
+        return names
+
+    def check(self, space: Space) -> None:
+        """Every placeholder is a parameter and every parameter is used; the program exists."""
+        used = set(self.placeholders()) - set(RESERVED)
+        unknown = sorted(used - set(space.names))
+        if unknown:
+            known = ", ".join(space.names)
+            raise TemplateError(
+                f"the command uses {{{unknown[0]}}} but no --param {unknown[0]}=... defines it "
+                f"(parameters: {known}; add --param {unknown[0]}=LOW:HIGH)"
+            )
+        unused = [name for name in space.names if name not in used]
+        if unused:
+            raise TemplateError(
+                f"parameter {unused[0]} is not used in the command: add {{{unused[0]}}} where it belongs"
+            )
+        if shutil.which(self.program) is None:
+            hint = INSTALL_HINTS.get(Path(self.program).name, "install it or give its full path")
+            raise CommandNotFoundError(f"command '{self.program}' is not installed or not on PATH: {hint}")
+
+    def prepare(self, sources: Sequence[Image], target: Image, *, single_thread: bool) -> CommandFilter:
+        fmt = target.format if target.format in FILE_SUFFIX else "png"
+        return replace(self, output_format=fmt, single_thread=single_thread)
+
+    def describe(self) -> str:
+        return self.template
+
+    def argv(self, params: Mapping[str, Any], input_path: str, output_path: str) -> list[str]:
+        """The argument list for one evaluation (files, not pipes)."""
+        values = {"input": input_path, "output": output_path, **params}
+        formatter = _ValueFormatter()
+        return [formatter.vformat(word, (), values) for word in self.words]
+
+    def pipe_argv(self, params: Mapping[str, Any], channels: int) -> list[str]:
+        """The argument list when the program reads stdin and writes stdout."""
+        formatter = _ValueFormatter()
+        argv: list[str] = []
+        for word in self.words:
+            if word == "{input}":
+                argv.append({1: "pgm:-", 3: "ppm:-"}.get(channels, "pam:-"))
+            elif word == "{output}":
+                argv.extend(self._pipe_output())
+            else:
+                argv.append(formatter.vformat(word, (), dict(params)))
+        return argv
+
+    def _pipe_output(self) -> list[str]:
+        graphicsmagick = Path(self.program).name == "gm"
+        if self.output_format == "png":
+            level = ["-quality", "1"] if graphicsmagick else ["-define", "png:compression-level=0"]
+            return [*level, "png:-"]
+        if self.output_format == "tiff":
+            return ["-compress", "none", "tiff:-"]
+        return [f"{'pam' if self.output_format == 'pnm' else self.output_format}:-"]
+
+    def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
+        if self.uses_pipes:
+            argv = self.pipe_argv(params, image.channels)
+            data = self._run(argv, stdin=_pipe_input(image))
+            return _decode_output(data, "stdout")
+        folder = _scratch_folder()
+        output = folder / f"out-{os.getpid()}{FILE_SUFFIX.get(self.output_format, '.png')}"
+        output.unlink(missing_ok=True)
+        argv = self.argv(params, str(_input_file(image, folder)), str(output))
+        self._run(argv, stdin=None)
+        try:
+            data = output.read_bytes()
+        except FileNotFoundError:
+            raise EvaluationError(f"'{self.program}' exited 0 but wrote no output file") from None
+        finally:
+            output.unlink(missing_ok=True)
+        return _decode_output(data, "the output file")
+
+    def _run(self, argv: list[str], stdin: bytes | None) -> bytes:
+        env = None
+        if self.single_thread:
+            env = {**os.environ, "MAGICK_THREAD_LIMIT": "1", "OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1"}
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # so a timeout kills the program's children too
+            )
+        except FileNotFoundError:
+            raise EvaluationError(f"command '{argv[0]}' not found") from None
+        except OSError as error:
+            raise EvaluationError(f"cannot start '{argv[0]}': {error.strerror}") from None
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise EvaluationError(f"timed out after {self.timeout:g} s (raise --timeout if it needs longer)") from None
+        if process.returncode != 0:
+            raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
+        return stdout
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()
+
+
+def _excerpt(stderr: bytes, limit: int = 300) -> str:
+    text = " ".join(stderr.decode("utf-8", "replace").split())
+    if not text:
+        return "(no message on stderr)"
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def _decode_output(data: bytes, where: str) -> np.ndarray:
+    if not data:
+        raise EvaluationError(f"the program wrote nothing to {where}")
+    try:
+        return decode(data).pixels
+    except ImageError as error:
+        raise EvaluationError(f"unreadable image on {where}: {error}") from None
+
+
+# Per-process caches: a worker encodes each source once and reuses it.
+_PIPE_INPUTS: dict[int, bytes] = {}
+_INPUT_FILES: dict[int, Path] = {}
+_SCRATCH: list[Path] = []
+
+
+def _pipe_input(image: Image) -> bytes:
+    key = id(image)
+    if key not in _PIPE_INPUTS:
+        _PIPE_INPUTS[key] = encode_pnm(image.pixels, image.bit_depth)
+    return _PIPE_INPUTS[key]
+
+
+def _input_file(image: Image, folder: Path) -> Path:
+    key = id(image)
+    if key not in _INPUT_FILES:
+        if image.path is not None:
+            path = folder / f"in-{len(_INPUT_FILES)}{image.path.suffix.lower()}"
+            shutil.copyfile(image.path, path)  # the program reads the very file the user gave
+        else:
+            from ..images import save_image
+
+            path = save_image(image.pixels, folder / f"in-{len(_INPUT_FILES)}.png", bit_depth=image.bit_depth)
+        _INPUT_FILES[key] = path
+    return _INPUT_FILES[key]
+
+
+def _scratch_folder() -> Path:
+    """A private temporary folder on a RAM-backed file system where there is one."""
+    if not _SCRATCH or _SCRATCH[0].name.split("-")[-1] != str(os.getpid()):
+        ram = Path("/dev/shm")
+        base = str(ram) if ram.is_dir() and os.access(ram, os.W_OK) else None
+        folder = Path(tempfile.mkdtemp(prefix="filterfit-", suffix=f"-{os.getpid()}", dir=base))
+        _SCRATCH[:] = [folder]
+        _INPUT_FILES.clear()
+        atexit.register(shutil.rmtree, folder, True)
+    return _SCRATCH[0]

@@ -1,0 +1,267 @@
+"""``fit``: normalise the inputs, then ask -> evaluate -> tell until the budget is spent."""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+
+from .errors import AllEvaluationsFailedError, FilterFitError, ImageError
+from .evaluator import Evaluator, default_workers
+from .filters import as_filter
+from .images import Image, load_image, to_float
+from .metrics import get_metric, make_mask
+from .problem import Evaluation, Problem, check_pair
+from .result import FitResult, TrialRecord, intervals
+from .space import as_space
+from .strategies import get_strategy
+
+if TYPE_CHECKING:
+    from .filters import Filter
+    from .metrics import Metric
+    from .space import Space
+    from .strategies import Strategy
+
+__all__ = ["Progress", "fit", "load_pairs"]
+
+ImageLike = str | Path | Image | np.ndarray
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress display needs after each evaluation."""
+
+    evaluations: int
+    budget: int
+    failed: int
+    best_error: float | None
+    best_params: dict[str, Any] | None
+    elapsed_s: float
+
+
+def fit(
+    filter: Filter | str | Callable[..., Any],
+    space: Space | Any,
+    source: ImageLike | None = None,
+    target: ImageLike | None = None,
+    *,
+    pairs: Sequence[tuple[ImageLike, ImageLike]] | None = None,
+    metric: str | Metric | Callable[..., float] = "rmse",
+    strategy: str | Strategy = "auto",
+    budget: int = 200,
+    workers: int | None = None,
+    seed: int | None = None,
+    timeout: float = 60.0,
+    mask: np.ndarray | None = None,
+    border: int = 0,
+    study: optuna.Study | None = None,
+    callback: Callable[[Progress], None] | None = None,
+) -> FitResult:
+    """Find the filter parameters that turn ``source`` into ``target``.
+
+    Parameters
+    ----------
+    filter : command template, function or Filter
+        ``"convert {input} -blur {radius}x{sigma} {output}"``, or
+        ``f(pixels, **params) -> pixels``.
+    space : Space, list of ``--param`` strings, or mapping
+        ``["radius=0:100", "sigma=0:100"]`` or ``{"radius": (0, 100)}``.
+    source, target : path, Image or array
+        One pair; or give ``pairs=[(source, target), ...]``.
+    metric : str or callable
+        ``rmse`` (default), ``mae``, ``psnr``, ``ssim``, ``de2000`` or
+        ``f(reference, candidate) -> float`` to minimise.
+    strategy : str or Strategy
+        ``auto`` (default), ``tpe``, ``cmaes``, ``qmc``, ``random``, ``gp``,
+        ``benderopt``.
+    budget : int
+        Most evaluations to make; a fit stops early when the metric reaches
+        a perfect match.
+    workers : int, optional
+        Parallel evaluations (default: the number of cores).
+    timeout : float
+        Seconds one evaluation of a command may take.
+    mask, border : optional
+        Pixels to compare (H x W booleans) and a border width to ignore.
+    study : optuna.Study, optional
+        Record the trials in this study (default: a new in-memory study).
+    callback : callable, optional
+        Called with a :class:`Progress` after each evaluation.
+
+    Examples
+    --------
+    >>> result = fit("convert {input} -blur {radius}x{sigma} {output}",
+    ...              ["radius=0:100", "sigma=0:100"], "photo.png", "blurred.png")  # doctest: +SKIP
+    >>> result.best_params  # doctest: +SKIP
+    {'radius': 27.2, 'sigma': 20.0}
+    """
+    _check_counts(budget, workers, timeout)
+    space = as_space(space)
+    metric = get_metric(metric)
+    workers = workers or default_workers()
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    filter = as_filter(filter, timeout=timeout)
+    filter.check(space)
+    images = load_pairs(pairs if pairs is not None else [(source, target)])
+    mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
+    first_source, first_target = images[0]
+    prepared = filter.prepare([s for s, _ in images], first_target, single_thread=workers > 1)
+    problem = Problem(prepared, space, images, metric, mask=mask)
+    strategy = get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
+    if study is None:
+        study = optuna.create_study(direction="minimize", sampler=strategy.sampler())
+    run = _Run(problem, strategy, study, budget, workers, callback)
+    run.execute()
+    return run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+
+
+def _check_counts(budget: int, workers: int | None, timeout: float) -> None:
+    if not isinstance(budget, int) or budget < 1:
+        raise FilterFitError(f"budget must be an integer >= 1 evaluation, but got {budget!r}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise FilterFitError(f"workers must be an integer >= 1, but got {workers!r}")
+    if not timeout > 0:
+        raise FilterFitError(f"timeout must be > 0 seconds, but got {timeout!r}")
+
+
+def load_pairs(pairs: Sequence[tuple[ImageLike | None, ImageLike | None]]) -> list[tuple[Image, Image]]:
+    """Load each (source, target) and check that their sizes match."""
+    if not pairs:
+        raise ImageError("give a source and a target image")
+    loaded = []
+    for source, target in pairs:
+        if source is None or target is None:
+            raise ImageError("give both a source and a target image")
+        pair = (_as_image(source), _as_image(target))
+        check_pair(*pair)
+        loaded.append(pair)
+    return loaded
+
+
+def _as_image(image: ImageLike) -> Image:
+    if isinstance(image, Image):
+        return image
+    if isinstance(image, np.ndarray):
+        depth = 16 if image.dtype == np.uint16 else 8
+        return Image(to_float(image), bit_depth=depth, format="png")
+    return load_image(image)
+
+
+class _Run:
+    """One fit's loop: bounded evaluations in flight, every result told to the study."""
+
+    def __init__(self, problem: Problem, strategy: Strategy, study: optuna.Study, budget: int, workers: int, callback: Callable[[Progress], None] | None) -> None:
+        self.problem, self.strategy, self.study = problem, strategy, study
+        self.budget, self.workers, self.callback = budget, workers, callback
+        self.records: list[TrialRecord] = []
+        self.best: Evaluation | None = None
+        self.stopped = "budget"
+        self.started = time.perf_counter()
+        self.elapsed = 0.0
+
+    def execute(self) -> None:
+        pending: dict[Future[Evaluation], optuna.Trial] = {}
+        asked = 0
+        with Evaluator(self.problem, self.workers) as evaluator:
+            try:
+                while True:
+                    while self.stopped == "budget" and len(pending) < self.workers and asked < self.budget:
+                        trial = self.strategy.ask(self.study)
+                        if trial is None:
+                            break
+                        pending[evaluator.submit(trial.params, residuals=self.strategy.wants_residuals)] = trial
+                        asked += 1
+                    if not pending:
+                        if asked < self.budget and self.stopped == "budget":
+                            self.stopped = "exhausted"
+                        break
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._record(pending.pop(future), future.result())
+            except KeyboardInterrupt:
+                self.stopped = "interrupted"
+                for trial in pending.values():
+                    trial.set_user_attr("reason", "interrupted")
+                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.elapsed = time.perf_counter() - self.started
+
+    def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
+        trial.set_user_attr("seconds", round(evaluation.seconds, 4))
+        if evaluation.ok:
+            trial.set_user_attr("error", evaluation.value)
+            self.study.tell(trial, evaluation.loss)
+        else:
+            trial.set_user_attr("reason", evaluation.reason)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.strategy.tell(trial, evaluation)
+        self.records.append(
+            TrialRecord(
+                number=trial.number,
+                params=dict(evaluation.params),
+                error=evaluation.value,
+                state="complete" if evaluation.ok else "fail",
+                seconds=round(evaluation.seconds, 4),
+                reason=evaluation.reason,
+            )
+        )
+        if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]
+            self.best = evaluation
+            if evaluation.loss <= self.problem.metric.ideal_loss:  # type: ignore[operator]
+                self.stopped = "exact"
+        if self.callback is not None:
+            self.callback(self._progress())
+
+    def _progress(self) -> Progress:
+        return Progress(
+            evaluations=len(self.records),
+            budget=self.budget,
+            failed=sum(r.state == "fail" for r in self.records),
+            best_error=None if self.best is None else self.best.value,
+            best_params=None if self.best is None else self.best.params,
+            elapsed_s=time.perf_counter() - self.started,
+        )
+
+    def result(self, seed: int, description: str, *, lossy: bool) -> FitResult:
+        if self.best is None or self.best.value is None:
+            reasons = list(dict.fromkeys(r.reason for r in self.records if r.reason))[:3]
+            raise AllEvaluationsFailedError(
+                f"all {len(self.records)} evaluations failed; first reasons: " + " | ".join(map(str, reasons))
+            )
+        metric, space = self.problem.metric, self.problem.space
+        warnings = []
+        if lossy:
+            warnings.append(
+                "the target is lossy (JPEG/WebP): compression noise keeps the error above 0 and "
+                "blurs the optimum; use PNG or TIFF targets for exact answers"
+            )
+        history = tuple(sorted(self.records, key=lambda r: r.number))
+        seconds = [r.seconds for r in history if r.state == "complete"]
+        return FitResult(
+            best_params=dict(self.best.params),
+            best_error=self.best.value,
+            metric=metric.name,
+            evaluations=len(history),
+            failed=sum(r.state == "fail" for r in history),
+            elapsed_s=round(self.elapsed, 3),
+            strategy=self.strategy.name,
+            workers=self.workers,
+            budget=self.budget,
+            seed=seed,
+            filter=description,
+            space=space.specs(),
+            uncertainty=intervals(history, space, self.best.value, metric.direction),
+            flags=self.strategy.flags(),
+            warnings=warnings,
+            stopped=self.stopped,
+            target_lossy=lossy,
+            evaluation_s=round(statistics.median(seconds), 4) if seconds else 0.0,
+            history=history,
+        )

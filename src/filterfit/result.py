@@ -1,0 +1,110 @@
+"""What a fit returns: frozen records, and their result.json form."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import FilterFitError
+
+if TYPE_CHECKING:
+    from .space import Space
+
+__all__ = ["FitResult", "TrialRecord", "intervals"]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One evaluation as the study recorded it."""
+
+    number: int
+    params: dict[str, Any]
+    error: float | None  # the metric's value; None for a failed evaluation
+    state: str  # "complete" or "fail"
+    seconds: float = 0.0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The answer of a fit and how it was reached (the fields of result.json)."""
+
+    best_params: dict[str, Any]
+    best_error: float
+    metric: str
+    evaluations: int
+    failed: int
+    elapsed_s: float
+    strategy: str
+    workers: int
+    budget: int
+    seed: int
+    filter: str
+    space: list[str]
+    uncertainty: dict[str, list[float]] = field(default_factory=dict)
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    stopped: str = "budget"  # "budget", "exact" (the ideal error was reached), "interrupted", "exhausted"
+    target_lossy: bool = False
+    evaluation_s: float = 0.0  # median seconds of one evaluation
+    history: tuple[TrialRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["history"] = [_clean(asdict(record)) for record in self.history]
+        return _clean(data)
+
+    def to_json(self, *, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        """Read a result.json written by :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            history = tuple(TrialRecord(**record) for record in data.pop("history", []))
+            return cls(**data, history=history)
+        except FileNotFoundError:
+            raise FilterFitError(f"result file not found: {path}") from None
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as error:
+            raise FilterFitError(f"{path} is not a filterfit result.json ({error})") from None
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(item) for item in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def intervals(history: Sequence[TrialRecord], space: Space, best_error: float, direction: str) -> dict[str, list[float]]:
+    """For each numeric parameter, the range of evaluated values whose error ties the best.
+
+    "Ties" means within a relative 1e-6 of the best (or 1e-9 absolute): renders
+    the metric cannot tell apart. Issue-5 style probing can widen these.
+    """
+    tolerance = max(1e-9, abs(best_error) * 1e-6)
+    sign = 1 if direction == "minimize" else -1
+    close = [r for r in history if r.error is not None and sign * (r.error - best_error) <= tolerance]
+    result: dict[str, list[float]] = {}
+    for param in space.numeric:
+        values = [float(r.params[param.name]) for r in close if param.name in r.params]
+        if values:
+            result[param.name] = [min(values), max(values)]
+    return result

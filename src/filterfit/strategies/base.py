@@ -1,0 +1,89 @@
+"""The strategy extension point: propose parameters, learn from evaluations.
+
+Every evaluation, whatever proposed it, is a trial of one Optuna study. A
+strategy built on an Optuna sampler lets the sampler pick the trial's
+parameters; a strategy of its own (``auto``) enqueues the parameters it
+wants and asks the study for that trial, so the study stays the record.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import optuna
+
+from ..errors import StrategyError
+
+if TYPE_CHECKING:
+    from ..problem import Evaluation
+    from ..space import Space
+
+__all__ = ["STRATEGIES", "Strategy", "get_strategy", "register_strategy"]
+
+
+class Strategy(ABC):
+    """Proposes trials of a study and hears back how they went.
+
+    Subclasses set ``name``; a strategy that can use per-sample residuals
+    sets ``wants_residuals``.
+    """
+
+    name: str = "strategy"
+    wants_residuals: bool = False
+
+    def __init__(self, space: Space, *, seed: int | None = None, budget: int = 200, workers: int = 1) -> None:
+        self.space = space
+        self.seed = seed
+        self.budget = budget
+        self.workers = workers
+
+    def sampler(self) -> optuna.samplers.BaseSampler:
+        """The sampler the study is created with."""
+        return optuna.samplers.RandomSampler(seed=self.seed)
+
+    @abstractmethod
+    def ask(self, study: optuna.Study) -> optuna.Trial | None:
+        """A new trial to evaluate, or None to wait for results in flight."""
+
+    def tell(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
+        """Learn from a finished evaluation (the study already has it)."""
+
+    @property
+    def finished(self) -> bool:
+        """True when the strategy has nothing more worth evaluating."""
+        return False
+
+    def flags(self) -> dict[str, list[str]]:
+        """What the strategy learnt about each parameter (e.g. steps), for the result."""
+        return {}
+
+    def ask_fixed(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial:
+        """A trial with exactly these parameters, recorded in the study."""
+        study.enqueue_trial(params)
+        trial = study.ask(self.space.distributions())
+        return trial
+
+
+STRATEGIES: dict[str, Callable[..., Strategy]] = {}
+
+
+def register_strategy(name: str, factory: Callable[..., Strategy]) -> None:
+    """Make a strategy available by name, the way the built-ins are."""
+    STRATEGIES[name] = factory
+
+
+def get_strategy(
+    strategy: str | Strategy, space: Space, *, seed: int | None = None, budget: int = 200, workers: int = 1
+) -> Strategy:
+    """Normalise a strategy given by name or as an object."""
+    if isinstance(strategy, Strategy):
+        return strategy
+    from . import _builtins  # noqa: F401  (registers the built-in strategies)
+
+    try:
+        factory = STRATEGIES[strategy]
+    except KeyError:
+        raise StrategyError(f"unknown strategy {strategy!r}; valid ones are {', '.join(STRATEGIES)}") from None
+    return factory(space, seed=seed, budget=budget, workers=workers)
