@@ -136,9 +136,10 @@ def load_image(path: str | Path) -> Image:
         raise ImageError(f"{path} is empty (0 bytes): it is not an image")
     try:
         array, fmt, bit_depth = _decode_bytes(data)
+        pixels = to_float(array)
     except ImageError as error:
         raise ImageError(f"{path}: {error}") from None
-    return Image(to_float(array), bit_depth=bit_depth, format=fmt, path=path)
+    return Image(pixels, bit_depth=bit_depth, format=fmt, path=path)
 
 
 def decode(data: bytes) -> Image:
@@ -175,6 +176,8 @@ def _decode_tiff(data: bytes) -> tuple[np.ndarray, str, int]:
         array = tifffile.imread(io.BytesIO(data))
     except Exception as error:  # tifffile raises many error types
         raise ImageError(f"not a readable TIFF ({error})") from None
+    if array.size == 0:  # tifffile logs a damaged file and returns an empty array
+        raise ImageError("not a readable TIFF (no image data in it)")
     if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[2] > 4:
         array = np.moveaxis(array, 0, -1)  # planar TIFF
     return _integer(array), "tiff", 16 if array.dtype.itemsize > 1 else 8

@@ -74,8 +74,13 @@ def _ssim_map(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:
 
 
 def ssim(reference: np.ndarray, candidate: np.ndarray, *, mask: np.ndarray | None = None) -> float:
-    """Mean structural similarity (scikit-image, 7x7 window), 1 for identical images."""
-    return float(np.mean(_masked(_ssim_map(reference, candidate), mask), dtype=np.float64))
+    """Mean structural similarity (scikit-image, 7x7 window), 1 for identical images.
+
+    Like scikit-image's ``structural_similarity``, which it equals without a
+    mask, the mean leaves out the 3-pixel border where the window is padded.
+    """
+    values = _ssim_map(reference, candidate)
+    return float(np.mean(values[make_mask(values.shape, border=3, mask=mask)], dtype=np.float64))
 
 
 def _delta_e_map(reference: np.ndarray, candidate: np.ndarray) -> np.ndarray:

@@ -79,6 +79,8 @@ class Param:
                 raise ParamError(f"parameter {name}: log and step cannot be combined (optuna forbids it)")
         if self.kind == "int" and (low != int(low) or high != int(high)):
             raise ParamError(f"parameter {name}: an int parameter needs integer bounds, but got (low={low}, high={high})")
+        if self.kind == "int" and self.step is not None and self.step != int(self.step):
+            raise ParamError(f"parameter {name}: an int parameter needs an integer step, but got step={self.step}")
 
     @property
     def numeric(self) -> bool:
@@ -129,8 +131,8 @@ class Param:
         value = min(self.high, max(self.low, float(value)))
         step = self.step if self.step is not None else (1 if self.kind == "int" else None)
         if step is not None:
-            value = self.low + round((value - self.low) / step) * step
-            value = min(self.high, value)
+            last = math.floor((self.high - self.low) / step + 1e-9)  # the grid may end below high
+            value = min(self.high, self.low + min(round((value - self.low) / step), last) * step)
         if self.kind == "int":
             return int(round(value))
         return float(value)

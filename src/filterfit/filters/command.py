@@ -22,6 +22,7 @@ import signal
 import string
 import subprocess
 import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -268,31 +269,30 @@ def _decode_output(data: bytes, where: str) -> np.ndarray:
         raise EvaluationError(f"unreadable image on {where}: {error}") from None
 
 
-# Per-process caches: a worker encodes each source once and reuses it.
-_PIPE_INPUTS: dict[int, bytes] = {}
-_INPUT_FILES: dict[int, Path] = {}
+# Per-process caches: a worker encodes each source once and reuses it. Weak keys, not
+# id(image): a freed image's id is reused by the next one, which then got stale pixels.
+_PIPE_INPUTS: weakref.WeakKeyDictionary[Image, bytes] = weakref.WeakKeyDictionary()
+_INPUT_FILES: weakref.WeakKeyDictionary[Image, Path] = weakref.WeakKeyDictionary()
 _SCRATCH: list[Path] = []
 
 
 def _pipe_input(image: Image) -> bytes:
-    key = id(image)
-    if key not in _PIPE_INPUTS:
-        _PIPE_INPUTS[key] = encode_pnm(image.pixels, image.bit_depth)
-    return _PIPE_INPUTS[key]
+    if image not in _PIPE_INPUTS:
+        _PIPE_INPUTS[image] = encode_pnm(image.pixels, image.bit_depth)
+    return _PIPE_INPUTS[image]
 
 
 def _input_file(image: Image, folder: Path) -> Path:
-    key = id(image)
-    if key not in _INPUT_FILES:
+    if image not in _INPUT_FILES:
         if image.path is not None:
-            path = folder / f"in-{len(_INPUT_FILES)}{image.path.suffix.lower()}"
+            path = folder / f"in-{id(image)}{image.path.suffix.lower()}"
             shutil.copyfile(image.path, path)  # the program reads the very file the user gave
         else:
             from ..images import save_image
 
-            path = save_image(image.pixels, folder / f"in-{len(_INPUT_FILES)}.png", bit_depth=image.bit_depth)
-        _INPUT_FILES[key] = path
-    return _INPUT_FILES[key]
+            path = save_image(image.pixels, folder / f"in-{id(image)}.png", bit_depth=image.bit_depth)
+        _INPUT_FILES[image] = path
+    return _INPUT_FILES[image]
 
 
 def _scratch_folder() -> Path:

@@ -42,13 +42,14 @@ class FunctionFilter:
             output = self.function(image.pixels, **params)
         except Exception as error:  # a user's function may raise anything: a failed evaluation
             raise EvaluationError(f"{type(error).__name__}: {error}") from error
+        output = np.asarray(output)
+        # Before to_float: its clipping would turn infinities into 0 or 1.
+        if np.issubdtype(output.dtype, np.floating) and not np.isfinite(output).all():
+            raise EvaluationError("the function returned NaN or infinite pixels")
         try:
-            pixels = to_float(np.asarray(output))
+            return to_float(output)
         except ImageError as error:
             raise EvaluationError(f"the function returned an unusable image: {error}") from None
-        if not np.isfinite(pixels).all():
-            raise EvaluationError("the function returned NaN or infinite pixels")
-        return pixels
 
     def check(self, space: Space) -> None:
         try:
@@ -56,11 +57,12 @@ class FunctionFilter:
         except (TypeError, ValueError):  # builtins without a signature: trust the caller
             return
         takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-        unknown = [name for name in space.names if name not in signature.parameters]
+        named = list(signature.parameters)[1:]  # the first one receives the image
+        unknown = [name for name in space.names if name not in named]
         if unknown and not takes_any:
             raise ParamError(
                 f"the function {self.describe()[16:]} takes no parameter named {', '.join(unknown)}; "
-                f"its parameters are {', '.join(list(signature.parameters)[1:]) or 'none'}"
+                f"its parameters are {', '.join(named) or 'none'}"
             )
 
     def prepare(self, sources: Sequence[Image], target: Image, *, single_thread: bool) -> FunctionFilter:

@@ -46,7 +46,9 @@ Search = Generator[Batch, list["Evaluation"], None]
 
 FIRST_STEP = 1e-3  # finite-difference step, as a fraction of each parameter's range
 WIDEST_STEP = 0.25
+STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
+SCAN_POINTS = 7  # per axis in a line scan
 KEEP_RESIDUALS = 12  # evaluations whose residuals stay in memory
 
 
@@ -192,10 +194,39 @@ class AutoStrategy(Strategy):
         base = self._cache[start]
         if base.residuals is None:
             base = (yield [self._compose(x, choices)])[0]
+        x, base = yield from self._line_scans(x, base, choices)
         free = np.ones(len(self.numeric), dtype=bool)
         x, base = yield from self._levenberg_marquardt(x, base, choices, free)
         x, base = yield from self._polish_steps(x, base, choices)
         self._tried.append(x.copy())
+
+    def _line_scans(
+        self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
+    ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
+        """Scan each parameter across its whole range from the start, and move to the best.
+
+        Far from the optimum the residuals are large and a Gauss-Newton model
+        crawls along flat valleys; one coarse scan per axis reaches the valley
+        floor, where least squares converges fast.
+        """
+        moved_axis = -1
+        for _ in range(len(self.numeric)):
+            axes = [i for i in range(len(self.numeric)) if i != moved_axis]
+            points = []
+            for axis in axes:
+                for k in range(SCAN_POINTS):
+                    point = x.copy()
+                    point[axis] = (k + 0.5) / SCAN_POINTS
+                    points.append(point)
+            results = yield [self._compose(p, choices) for p in points]
+            index = min(range(len(results)), key=lambda k: _loss(results[k]))
+            if _loss(results[index]) >= _loss(base):
+                break
+            x, base = points[index], results[index]
+            moved_axis = axes[index // SCAN_POINTS]
+        if base.residuals is None:
+            base = (yield [self._compose(x, choices)])[0]
+        return x, base
 
     def _levenberg_marquardt(
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any], free: np.ndarray
@@ -255,11 +286,15 @@ class AutoStrategy(Strategy):
                 else:
                     steps[index] = min(WIDEST_STEP, steps[index] * 4)
                 continue
-            if steps[index] > max(FIRST_STEP, self.numeric[index].resolution):
-                self._stepped[name] = min(self._stepped.get(name, 1.0), float(steps[index]))
+            if steps[index] > max(FIRST_STEP, self.numeric[index].resolution) and name not in self._stepped:
+                # A staircase: difference across several steps so the slope is the trend, not one riser.
+                self._stepped[name] = float(steps[index])
+                steps[index] = min(WIDEST_STEP, steps[index] * STEPS_SPANNED)
             self._no_effect.discard(name)
-            delta = probe[index] - x[index]
-            columns[:, index] = (result.residuals - base.residuals) / delta
+            change = result.residuals - base.residuals
+            if _below_quantisation(change) and steps[index] < WIDEST_STEP:
+                steps[index] = min(WIDEST_STEP, steps[index] * 4)  # next time, a step the output can show
+            columns[:, index] = change / (probe[index] - x[index])
             usable = True
         return columns if usable else None
 
@@ -303,6 +338,9 @@ class AutoStrategy(Strategy):
                     if moved[index] == x[index]:
                         break
                     start = (yield [self._compose(moved, choices)])[0]
+                    while start.ok and start.output_hash == base.output_hash and 0 < moved[index] < 1:
+                        moved[index] = np.clip(moved[index] + direction * step, 0, 1)  # still the same step
+                        start = (yield [self._compose(moved, choices)])[0]
                     if not start.ok:
                         break
                     fitted_x, fitted = yield from self._levenberg_marquardt(moved, start, choices, others)
@@ -325,6 +363,20 @@ class AutoStrategy(Strategy):
     def _unit(self, key: tuple[Any, ...]) -> np.ndarray:
         values = dict(zip(self.space.names, key))
         return np.array([p.to_unit(values[p.name]) for p in self.numeric])
+
+
+def _below_quantisation(change: np.ndarray) -> bool:
+    """True when a difference is mostly rounding: few samples moved, by about one level.
+
+    Renders are quantised (8 or 16 bits); a step too small to show in most
+    samples gives a Jacobian of rounding noise whose inflated norm makes
+    Gauss-Newton steps far too short.
+    """
+    moved = np.abs(change[change != 0])
+    if moved.size == 0:
+        return True
+    level = moved.min()
+    return float(np.abs(change).mean()) < 0.5 * level
 
 
 def _loss(evaluation: Evaluation) -> float:

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC) when they are missing,
+# plus what `python3 -m venv` needs on Debian. Prints nothing when everything is already there.
+set -euo pipefail
+
+missing=()
+
+# Some machines put a stand-in `convert` on PATH ahead of the real one, so "on PATH" proves nothing:
+# the real ImageMagick is /usr/bin/NAME, or a NAME whose -version says ImageMagick (Homebrew, /usr/local).
+imagemagick() {
+    [ -x "/usr/bin/$1" ] || { command -v "$1" >/dev/null 2>&1 && "$1" -version 2>/dev/null | grep -q ImageMagick; }
+}
+
+if ! imagemagick convert || ! imagemagick compare; then missing+=(imagemagick); fi
+if ! command -v gm >/dev/null 2>&1; then missing+=(graphicsmagick); fi
+if ! command -v gmic >/dev/null 2>&1; then missing+=(gmic); fi
+
+if [ "$(uname -s)" = Darwin ]; then
+    if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+    echo "filterfit needs ${missing[*]}; install them with:" >&2
+    echo "    brew install ${missing[*]}" >&2
+    exit 1
+fi
+
+# Debian's python3 can run venv only with python3-venv (it carries ensurepip's wheels).
+if ! command -v python3 >/dev/null 2>&1; then
+    missing+=(python3 python3-venv)
+elif ! python3 -m ensurepip --version >/dev/null 2>&1; then
+    missing+=(python3-venv)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "filterfit needs ${missing[*]}; this system has no apt-get: install them with its package manager" >&2
+    exit 1
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+else
+    echo "filterfit needs ${missing[*]}, and installing them needs root; run:" >&2
+    echo "    sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "installing ${missing[*]} from apt" >&2
+# env: sudo drops the caller's environment
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"

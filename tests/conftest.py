@@ -1,0 +1,108 @@
+"""Shared fixtures: tiny synthetic images in every format, and one real photo.
+
+Everything is generated at test time; no binary fixture is committed. The
+``requires("convert", ...)`` marker skips a test when a program is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from filterfit.images import save_image
+
+HEIGHT, WIDTH = 48, 64
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(*programs): skip unless every program is on PATH")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        missing = [program for program in marker.args if shutil.which(program) is None]
+        if missing:
+            pytest.skip(f"needs {', '.join(missing)} on PATH")
+
+
+def make_pixels(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
+    """RGB float32 in [0, 1]: horizontal and vertical ramps plus a fine texture.
+
+    Every channel differs, the texture has edges at one-pixel scale (blurs
+    change it), and values cover the whole range (quantisation is exercised).
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    red = x / (width - 1)
+    green = y / (height - 1)
+    texture = 0.5 + 0.25 * np.sin(x * 0.9) * np.cos(y * 1.3) + 0.2 * ((x + y) % 2 - 0.5)
+    return np.clip(np.stack([red, green, texture], axis=2), 0, 1).astype(np.float32)
+
+
+@pytest.fixture
+def pixels() -> np.ndarray:
+    """48x64 RGB gradient + texture, float32 in [0, 1]."""
+    return make_pixels()
+
+
+@pytest.fixture
+def grey_pixels(pixels: np.ndarray) -> np.ndarray:
+    return pixels.mean(axis=2, keepdims=True)
+
+
+@pytest.fixture
+def alpha() -> np.ndarray:
+    """An alpha channel with every level from transparent to opaque."""
+    return np.linspace(0, 1, HEIGHT * WIDTH, dtype=np.float32).reshape(HEIGHT, WIDTH, 1)
+
+
+@pytest.fixture
+def rgba_pixels(pixels: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return np.concatenate([pixels, alpha], axis=2)
+
+
+@pytest.fixture
+def image_files(
+    tmp_path: Path, pixels: np.ndarray, grey_pixels: np.ndarray, rgba_pixels: np.ndarray
+) -> dict[str, Path]:
+    """The synthetic image in each format filterfit reads, by kind.
+
+    PNG, TIFF and PPM go through ``save_image``; JPEG and BMP through Pillow.
+    """
+    from PIL import Image as PILImage
+
+    files = {
+        "png8": save_image(pixels, tmp_path / "rgb8.png"),
+        "png16": save_image(pixels, tmp_path / "rgb16.png", bit_depth=16),
+        "tiff8": save_image(pixels, tmp_path / "rgb8.tif"),
+        "tiff16": save_image(pixels, tmp_path / "rgb16.tif", bit_depth=16),
+        "ppm": save_image(pixels, tmp_path / "rgb8.ppm"),
+        "grey": save_image(grey_pixels, tmp_path / "grey.png"),
+        "rgba": save_image(rgba_pixels, tmp_path / "rgba.png"),
+    }
+    samples = np.rint(pixels * 255).astype(np.uint8)
+    PILImage.fromarray(samples).save(tmp_path / "rgb.jpg", quality=95)
+    PILImage.fromarray(samples).save(tmp_path / "rgb.bmp")
+    files["jpeg"] = tmp_path / "rgb.jpg"
+    files["bmp"] = tmp_path / "rgb.bmp"
+    return files
+
+
+# Rows 40-167, columns 180-307 of astronaut(): the face, with skin, hair and sharp edges.
+PHOTO_CROP = (slice(40, 168), slice(180, 308))
+
+
+@pytest.fixture(scope="session")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 128x128 photo: a crop of scikit-image's astronaut, as an 8-bit PNG.
+
+    The metric tests pin numbers ImageMagick printed for this very crop.
+    """
+    from PIL import Image as PILImage
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photo") / "photo.png"
+    PILImage.fromarray(data.astronaut()[PHOTO_CROP]).save(path)
+    return path
