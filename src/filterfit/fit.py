@@ -19,6 +19,7 @@ from .evaluator import Evaluator, default_workers
 from .filters import as_filter
 from .images import Image, load_image, to_float
 from .metrics import get_metric, make_mask
+from .outputs import prepare_folder, write_outputs
 from .problem import Evaluation, Problem, check_pair
 from .result import FitResult, TrialRecord, intervals
 from .space import as_space
@@ -63,6 +64,9 @@ def fit(
     mask: np.ndarray | None = None,
     border: int = 0,
     study: optuna.Study | None = None,
+    storage: str | None = None,
+    study_name: str | None = None,
+    out: str | Path | None = None,
     callback: Callable[[Progress], None] | None = None,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
@@ -92,7 +96,13 @@ def fit(
     mask, border : optional
         Pixels to compare (H x W booleans) and a border width to ignore.
     study : optuna.Study, optional
-        Record the trials in this study (default: a new in-memory study).
+        Record the trials in this study.
+    storage, study_name : str, optional
+        An Optuna storage URL and study name to record the trials in (default:
+        a journal file in ``out``, or memory).
+    out : path, optional
+        Folder for result.json, best.png, diff.png, convergence.png and the
+        study's journal.
     callback : callable, optional
         Called with a :class:`Progress` after each evaluation.
 
@@ -116,11 +126,30 @@ def fit(
     prepared = filter.prepare([s for s, _ in images], first_target, single_thread=workers > 1)
     problem = Problem(prepared, space, images, metric, mask=mask)
     strategy = get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
+    folder = prepare_folder(out) if out is not None else None
     if study is None:
-        study = optuna.create_study(direction="minimize", sampler=strategy.sampler())
+        study = _create_study(strategy, storage, study_name, folder)
     run = _Run(problem, strategy, study, budget, workers, callback)
     run.execute()
-    return run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+    result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+    if folder is not None:
+        write_outputs(result, problem, folder)
+    return result
+
+
+def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI shows its own progress
+    if storage is None and folder is not None:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))  # type: ignore[assignment]
+    name = name or f"filterfit-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    try:
+        return optuna.create_study(
+            storage=storage, study_name=name, direction="minimize", sampler=strategy.sampler(), load_if_exists=True
+        )
+    except (ValueError, ImportError) as error:
+        raise FilterFitError(f"cannot open the study storage {storage!r}: {error}") from None
 
 
 def _check_counts(budget: int, workers: int | None, timeout: float) -> None:

@@ -89,7 +89,7 @@ class Problem:
         self.mask = mask
         for source, target in self.pairs:
             check_pair(source, target)
-        self._samples = [_sample_indices(target, mask, len(self.pairs)) for _, target in self.pairs]
+        self._samples: dict[int, np.ndarray | None] = {}  # per pair, chosen on first use
 
     def render(self, params: Mapping[str, Any]) -> list[np.ndarray]:
         """The filter's output for each pair, reconciled with the target's channels."""
@@ -131,15 +131,17 @@ class Problem:
         if self.metric.residuals is None:
             return None
         parts = []
-        for (_, target), render, indices in zip(self.pairs, renders, self._samples):
+        for number, ((_, target), render) in enumerate(zip(self.pairs, renders)):
             values = self.metric.residuals(target.pixels, render, self.mask)
+            if number not in self._samples:  # per sample or per pixel, as the metric gives them
+                self._samples[number] = _sample_indices(values.size, len(self.pairs))
+            indices = self._samples[number]
             parts.append(values if indices is None else values[indices])
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def _sample_indices(target: Image, mask: np.ndarray | None, pairs: int) -> np.ndarray | None:
+def _sample_indices(count: int, pairs: int) -> np.ndarray | None:
     """A fixed random subset of residual samples when there are too many."""
-    count = target.pixels.size if mask is None else int(mask.sum()) * target.channels
     keep = MAX_RESIDUALS // max(1, pairs)
     if count <= keep:
         return None

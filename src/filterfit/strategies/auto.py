@@ -23,6 +23,7 @@ then again from the next start while budget remains.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Generator, Sequence
@@ -41,10 +42,16 @@ if TYPE_CHECKING:
 
 __all__ = ["AutoStrategy"]
 
+_log = logging.getLogger("filterfit.auto")
+
 Batch = list[np.ndarray]
 Search = Generator[Batch, list["Evaluation"], None]
 
-FIRST_STEP = 1e-3  # finite-difference step, as a fraction of each parameter's range
+FIRST_STEP = 1e-2  # finite-difference step, as a fraction of each parameter's range
+SMALLEST_STEP = 1e-5
+TINY_STEP = 1e-4  # a move that changes the render of any continuous parameter
+EDGE_BISECTIONS = 5
+MAX_STRIDE = 8  # steps a walk may jump at once
 WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
@@ -85,6 +92,11 @@ class AutoStrategy(Strategy):
         self._tried: list[np.ndarray] = []
         self._stepped: dict[str, float] = {}  # parameter -> smallest difference step that changed the render
         self._no_effect: set[str] = set()
+        # Finite-difference steps per numeric parameter (unit coordinates), learnt as the fit goes.
+        self._steps = np.array([max(FIRST_STEP, p.resolution) for p in self.numeric])
+        self._floors = np.array([max(SMALLEST_STEP, p.resolution) for p in self.numeric])
+        self._probed = False
+        self._centres: dict[str, float] = {}  # a step's middle, per stepped parameter
 
     # -- the driver's side -------------------------------------------------
 
@@ -153,6 +165,7 @@ class AutoStrategy(Strategy):
 
     def _next_search(self) -> Search:
         start = self._next_start()
+        _log.debug("after %d evaluations: %s", len(self._cache), "scan" if start is None else f"fit from {start}")
         if start is None:
             return self._scan()
         return self._fit_from(start)
@@ -195,9 +208,15 @@ class AutoStrategy(Strategy):
         if base.residuals is None:
             base = (yield [self._compose(x, choices)])[0]
         x, base = yield from self._line_scans(x, base, choices)
+        _log.debug("after %d evaluations: scanned to %s loss %.6g", len(self._cache), base.params, base.loss)
+        if not self._probed:
+            yield from self._find_steps(x, base, choices)
+            _log.debug("after %d evaluations: steps %s", len(self._cache), self._stepped)
         free = np.ones(len(self.numeric), dtype=bool)
         x, base = yield from self._levenberg_marquardt(x, base, choices, free)
+        _log.debug("after %d evaluations: least squares to %s loss %.6g", len(self._cache), base.params, base.loss)
         x, base = yield from self._polish_steps(x, base, choices)
+        _log.debug("after %d evaluations: polished to %s loss %.6g", len(self._cache), base.params, base.loss)
         self._tried.append(x.copy())
 
     def _line_scans(
@@ -228,17 +247,77 @@ class AutoStrategy(Strategy):
             base = (yield [self._compose(x, choices)])[0]
         return x, base
 
+    def _find_steps(self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]) -> Generator[Batch, list[Evaluation], None]:
+        """Find the parameters whose renders do not change for small moves, and how wide their steps are.
+
+        A tiny move of each parameter, in one batch; where the render stays
+        identical, the edges of that step on both sides are bracketed and
+        bisected. The width sets the difference step (several steps wide) and
+        the stride of the step-wise polish.
+        """
+        self._probed = True
+        tiny = [max(TINY_STEP, p.resolution) for p in self.numeric]
+        probes = [self._probe(x, i, tiny[i]) for i in range(len(self.numeric))]
+        results = yield [self._compose(p, choices) for p in probes]
+        for index, result in enumerate(results):
+            if not result.ok or result.output_hash != base.output_hash:
+                continue
+            above = yield from self._step_edge(x, base, index, 1, tiny[index], choices)
+            below = yield from self._step_edge(x, base, index, -1, tiny[index], choices)
+            width = above + below
+            name = self.numeric[index].name
+            if width >= 2 * WIDEST_STEP:
+                self._no_effect.add(name)
+                continue
+            self._stepped[name] = width
+            self._centres[name] = x[index] + (above - below) / 2  # middle of this step: walks go centre to centre
+            self._steps[index] = min(WIDEST_STEP, width * STEPS_SPANNED)
+            self._floors[index] = self._steps[index]
+
+    def _step_edge(
+        self, x: np.ndarray, base: Evaluation, index: int, direction: int, tiny: float, choices: dict[str, Any]
+    ) -> Generator[Batch, list[Evaluation], float]:
+        """How far the render stays identical along one axis and direction (unit coordinates)."""
+        same, changed = tiny, None
+        room = 1 - x[index] if direction > 0 else x[index]
+        distance = tiny
+        while changed is None and distance < min(room, WIDEST_STEP):
+            distance = min(distance * 4, room, WIDEST_STEP)
+            point = x.copy()
+            point[index] += direction * distance
+            result = (yield [self._compose(point, choices)])[0]
+            if result.ok and result.output_hash != base.output_hash:
+                changed = distance
+            else:
+                same = distance
+        if changed is None:
+            return same
+        for _ in range(EDGE_BISECTIONS):
+            middle = (same + changed) / 2
+            point = x.copy()
+            point[index] += direction * middle
+            result = (yield [self._compose(point, choices)])[0]
+            if result.ok and result.output_hash != base.output_hash:
+                changed = middle
+            else:
+                same = middle
+        return (same + changed) / 2
+
     def _levenberg_marquardt(
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any], free: np.ndarray
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
-        steps = np.array([max(FIRST_STEP, p.resolution) for p in self.numeric])
-        damping = 1e-3
+        """Levenberg-Marquardt on the free parameters, from (x, base)."""
+        damping, stalls = 1e-3, 0
+        for i, param in enumerate(self.numeric):  # continuous steps are learnt afresh at each start
+            if param.name not in self._stepped:
+                self._steps[i] = max(FIRST_STEP, param.resolution)
+                self._floors[i] = max(SMALLEST_STEP, param.resolution)
         for _ in range(MAX_ITERATIONS):
-            if base.loss == 0 or base.residuals is None:
+            if base.loss == 0 or base.residuals is None or stalls >= 3:
                 break
-            probes = [self._probe(x, i, steps[i]) for i in np.flatnonzero(free)]
+            probes = [self._probe(x, i, self._steps[i]) for i in np.flatnonzero(free)]
             results = yield [self._compose(p, choices) for p in probes]
-            jacobian = self._jacobian(x, base, probes, results, steps, free)
+            jacobian = self._jacobian(x, base, probes, results, free)
             better = _best(results)
             if better is not None and _loss(better) < _loss(base):
                 x, base = self._unit(_key(better, self.space)), better  # a probe improved: move there
@@ -251,12 +330,19 @@ class AutoStrategy(Strategy):
             results = yield [self._compose(c, choices) for c, _ in candidates]
             index = min(range(len(results)), key=lambda k: _loss(results[k]))
             if _loss(results[index]) < _loss(base):
-                x, base, damping = candidates[index][0], results[index], candidates[index][1] / 3
+                self._narrow_steps(np.abs(candidates[index][0] - x), free)
+                x, base, damping, stalls = candidates[index][0], results[index], candidates[index][1] / 3, 0
             else:
-                damping = candidates[-1][1] * 8
-                if damping > 1e8:
+                damping, stalls = candidates[-1][1] * 8, stalls + 1
+                if damping > 1e6:
                     break
         return x, base
+
+    def _narrow_steps(self, moved: np.ndarray, free: np.ndarray) -> None:
+        """Near the optimum, difference over about the distance moved (not below what renders show)."""
+        for i in np.flatnonzero(free):
+            if self.numeric[i].name not in self._stepped:
+                self._steps[i] = max(self._floors[i], min(self._steps[i], 2 * moved[i]))
 
     def _probe(self, x: np.ndarray, index: int, step: float) -> np.ndarray:
         probe = x.copy()
@@ -269,11 +355,11 @@ class AutoStrategy(Strategy):
         base: Evaluation,
         probes: Sequence[np.ndarray],
         results: Sequence[Evaluation],
-        steps: np.ndarray,
         free: np.ndarray,
     ) -> np.ndarray | None:
         """Finite-difference Jacobian; widens the step of parameters whose render did not change."""
         assert base.residuals is not None
+        steps = self._steps
         columns = np.zeros((base.residuals.size, len(self.numeric)), dtype=np.float32)
         usable = False
         for index, probe, result in zip(np.flatnonzero(free), probes, results):
@@ -284,16 +370,12 @@ class AutoStrategy(Strategy):
                 if steps[index] >= WIDEST_STEP:
                     self._no_effect.add(name)
                 else:
-                    steps[index] = min(WIDEST_STEP, steps[index] * 4)
+                    steps[index] = self._floors[index] = min(WIDEST_STEP, steps[index] * 4)
                 continue
-            if steps[index] > max(FIRST_STEP, self.numeric[index].resolution) and name not in self._stepped:
-                # A staircase: difference across several steps so the slope is the trend, not one riser.
-                self._stepped[name] = float(steps[index])
-                steps[index] = min(WIDEST_STEP, steps[index] * STEPS_SPANNED)
             self._no_effect.discard(name)
             change = result.residuals - base.residuals
             if _below_quantisation(change) and steps[index] < WIDEST_STEP:
-                steps[index] = min(WIDEST_STEP, steps[index] * 4)  # next time, a step the output can show
+                steps[index] = self._floors[index] = min(WIDEST_STEP, steps[index] * 4)  # a step renders can show
             columns[:, index] = change / (probe[index] - x[index])
             usable = True
         return columns if usable else None
@@ -324,30 +406,73 @@ class AutoStrategy(Strategy):
     def _polish_steps(
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
-        """Try the neighbouring steps of each stepped parameter, re-fitting the others."""
+        """Walk the steps of each stepped parameter both ways (see ``_walk``)."""
         for name, step in list(self._stepped.items()):
-            if base.loss == 0:
-                break
             index = [p.name for p in self.numeric].index(name)
             others = np.ones(len(self.numeric), dtype=bool)
             others[index] = False
+            if base.loss != 0 and others.any():  # first the best of the others on this step
+                x, base = yield from self._levenberg_marquardt(x, base, choices, others)
             for direction in (1, -1):
-                while base.loss != 0:
-                    moved = x.copy()
-                    moved[index] = np.clip(x[index] + direction * step, 0, 1)
-                    if moved[index] == x[index]:
-                        break
-                    start = (yield [self._compose(moved, choices)])[0]
-                    while start.ok and start.output_hash == base.output_hash and 0 < moved[index] < 1:
-                        moved[index] = np.clip(moved[index] + direction * step, 0, 1)  # still the same step
-                        start = (yield [self._compose(moved, choices)])[0]
-                    if not start.ok:
-                        break
-                    fitted_x, fitted = yield from self._levenberg_marquardt(moved, start, choices, others)
-                    if _loss(fitted) >= _loss(base):
-                        break
-                    x, base = fitted_x, fitted
+                x, base = yield from self._walk(x, base, index, direction * step, choices, others)
         return x, base
+
+    def _walk(
+        self, x: np.ndarray, base: Evaluation, index: int, step: float, choices: dict[str, Any], others: np.ndarray
+    ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
+        """Walk one stepped parameter in one direction, re-fitting the others on each step.
+
+        The stride doubles while the walk improves, and the others start
+        where their trend so far predicts (the ridge of per-step optima is
+        smooth). Per-step optima need not be monotonic (ImageMagick's even
+        kernel widths are all worse than their odd neighbours), so at stride 1
+        the walk goes on past one worse step and stops after two in a row.
+        """
+        name = self.numeric[index].name
+        here, here_hash, misses, stride = x, base.output_hash, 0, 1
+        trend = np.zeros_like(x)
+        while base.loss != 0 and misses < 2:
+            start = np.clip(here + trend * stride, 0, 1)
+            start[index] = self._centred(index, here[index], step)
+            found = yield from self._next_step(start, here_hash, index, step * stride, choices)
+            if found is None:
+                break
+            fitted_x, fitted = found
+            if others.any():
+                fitted_x, fitted = yield from self._levenberg_marquardt(fitted_x, fitted, choices, others)
+            _log.debug("after %d evaluations: step %s -> %s loss %.6g", len(self._cache), name, fitted.params, fitted.loss)
+            if _loss(fitted) < _loss(base):
+                trend = np.where(others, (fitted_x - x) / stride, 0.0)
+                x, base, misses, stride = fitted_x, fitted, 0, min(stride * 2, MAX_STRIDE)
+                here, here_hash = x, base.output_hash
+            elif stride > 1:
+                here, here_hash, stride = x, base.output_hash, 1  # overshot: back to single steps from the best
+            else:
+                here, here_hash, misses = fitted_x, fitted.output_hash, misses + 1
+        return x, base
+
+    def _centred(self, index: int, value: float, step: float) -> float:
+        """The middle of the step that holds ``value``."""
+        centre = self._centres.get(self.numeric[index].name)
+        if centre is None:
+            return value
+        return centre + round((value - centre) / abs(step)) * abs(step)
+
+    def _next_step(
+        self, x: np.ndarray, render_hash: str | None, index: int, step: float, choices: dict[str, Any]
+    ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation] | None]:
+        """The first point along one axis whose render differs from ``render_hash``."""
+        moved = x.copy()
+        for _ in range(8):
+            if not 0 <= moved[index] + step <= 1:
+                return None
+            moved[index] += step
+            result = (yield [self._compose(moved, choices)])[0]
+            if not result.ok:
+                return None
+            if result.output_hash != render_hash:
+                return moved.copy(), result
+        return None
 
     # -- coordinates -----------------------------------------------------------
 

@@ -1,0 +1,5 @@
+"""``python -m filterfit``: the same as the ``filterfit`` command."""
+
+from .cli import main
+
+main()
