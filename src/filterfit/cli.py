@@ -45,6 +45,7 @@ def _fit_options(function: Any) -> Any:
         click.option("--timeout", default=60.0, show_default=True, type=float, help="Seconds one evaluation may take."),
         click.option("--workers", default=None, type=int, help="Parallel evaluations [default: the number of cores]."),
         click.option("--seed", default=None, type=int, help="Seed, for a repeatable run."),
+        click.option("--stop-below", default=None, type=float, help="Stop once the metric is this good [default: rmse 1e-5]."),
         click.option("--json", "as_json", is_flag=True, help="Print only the result JSON on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no table."),
     ]
@@ -124,7 +125,7 @@ def _report(result: Any, options: dict[str, Any]) -> None:
     console.print(
         f"{result.metric} {result.best_error:.6g} after {result.evaluations} evaluations "
         f"({result.failed} failed) in {result.elapsed_s:.1f} s with {result.workers} workers"
-        + (" - stopped: exact match" if result.stopped == "exact" else "")
+        + (" - stopped: close enough to exact" if result.stopped == "exact" else "")
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

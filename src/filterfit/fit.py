@@ -67,6 +67,7 @@ def fit(
     storage: str | None = None,
     study_name: str | None = None,
     out: str | Path | None = None,
+    stop_below: float | None = None,
     callback: Callable[[Progress], None] | None = None,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
@@ -87,8 +88,10 @@ def fit(
         ``auto`` (default), ``tpe``, ``cmaes``, ``qmc``, ``random``, ``gp``,
         ``benderopt``.
     budget : int
-        Most evaluations to make; a fit stops early when the metric reaches
-        a perfect match.
+        Most evaluations to make.
+    stop_below : float, optional
+        Stop as soon as the metric is this good (default: the metric's
+        "indistinguishable" level, e.g. rmse 1e-5; 0 waits for a perfect match).
     workers : int, optional
         Parallel evaluations (default: the number of cores).
     timeout : float
@@ -129,7 +132,7 @@ def fit(
     folder = prepare_folder(out) if out is not None else None
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
-    run = _Run(problem, strategy, study, budget, workers, callback)
+    run = _Run(problem, strategy, study, budget, workers, callback, stop_below)
     run.execute()
     result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
     if folder is not None:
@@ -187,9 +190,19 @@ def _as_image(image: ImageLike) -> Image:
 class _Run:
     """One fit's loop: bounded evaluations in flight, every result told to the study."""
 
-    def __init__(self, problem: Problem, strategy: Strategy, study: optuna.Study, budget: int, workers: int, callback: Callable[[Progress], None] | None) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        strategy: Strategy,
+        study: optuna.Study,
+        budget: int,
+        workers: int,
+        callback: Callable[[Progress], None] | None,
+        stop_below: float | None = None,
+    ) -> None:
         self.problem, self.strategy, self.study = problem, strategy, study
         self.budget, self.workers, self.callback = budget, workers, callback
+        self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
         self.records: list[TrialRecord] = []
         self.best: Evaluation | None = None
         self.stopped = "budget"
@@ -243,7 +256,7 @@ class _Run:
         )
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]
             self.best = evaluation
-            if evaluation.loss <= self.problem.metric.ideal_loss:  # type: ignore[operator]
+            if evaluation.loss <= self.stop_loss:  # type: ignore[operator]
                 self.stopped = "exact"
         if self.callback is not None:
             self.callback(self._progress())

@@ -257,10 +257,11 @@ class AutoStrategy(Strategy):
         """
         self._probed = True
         tiny = [max(TINY_STEP, p.resolution) for p in self.numeric]
-        probes = [self._probe(x, i, tiny[i]) for i in range(len(self.numeric))]
+        probes = [self._probe(x, i, sign * tiny[i]) for i in range(len(self.numeric)) for sign in (1, -1)]
         results = yield [self._compose(p, choices) for p in probes]
-        for index, result in enumerate(results):
-            if not result.ok or result.output_hash != base.output_hash:
+        for index in range(len(self.numeric)):
+            pair = results[2 * index : 2 * index + 2]  # both sides: x may sit just below a step's edge
+            if not any(r.ok and r.output_hash == base.output_hash for r in pair):
                 continue
             above = yield from self._step_edge(x, base, index, 1, tiny[index], choices)
             below = yield from self._step_edge(x, base, index, -1, tiny[index], choices)
@@ -345,8 +346,9 @@ class AutoStrategy(Strategy):
                 self._steps[i] = max(self._floors[i], min(self._steps[i], 2 * moved[i]))
 
     def _probe(self, x: np.ndarray, index: int, step: float) -> np.ndarray:
+        """x moved along one axis by ``step``, reflected at the bounds."""
         probe = x.copy()
-        probe[index] = x[index] + step if x[index] + step <= 1 else x[index] - step
+        probe[index] = x[index] + step if 0 <= x[index] + step <= 1 else x[index] - step
         return probe
 
     def _jacobian(
