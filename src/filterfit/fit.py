@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 
-from .errors import AllEvaluationsFailedError, FilterFitError, ImageError
+from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, MetricError
 from .evaluator import Evaluator, default_workers
 from .filters import as_filter
 from .images import Image, load_image, to_float
@@ -125,6 +125,8 @@ def fit(
     filter.check(space)
     images = load_pairs(pairs if pairs is not None else [(source, target)])
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
+    if mask is not None:
+        _check_same_size(images)
     first_source, first_target = images[0]
     prepared = filter.prepare([s for s, _ in images], first_target, single_thread=workers > 1)
     problem = Problem(prepared, space, images, metric, mask=mask)
@@ -147,12 +149,14 @@ def _create_study(strategy: Strategy, storage: str | None, name: str | None, fol
 
         storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))  # type: ignore[assignment]
     name = name or f"filterfit-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    sampler = strategy.sampler()  # outside the try: a missing extra is not a storage problem
     try:
         return optuna.create_study(
-            storage=storage, study_name=name, direction="minimize", sampler=strategy.sampler(), load_if_exists=True
+            storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True
         )
-    except (ValueError, ImportError) as error:
-        raise FilterFitError(f"cannot open the study storage {storage!r}: {error}") from None
+    except Exception as error:  # ValueError, ImportError, and SQLAlchemy's errors for a bad URL or database
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__  # SQLAlchemy adds a second line
+        raise FilterFitError(f"cannot open the study storage {storage!r}: {reason}") from None
 
 
 def _check_counts(budget: int, workers: int | None, timeout: float) -> None:
@@ -162,6 +166,17 @@ def _check_counts(budget: int, workers: int | None, timeout: float) -> None:
         raise FilterFitError(f"workers must be an integer >= 1, but got {workers!r}")
     if not timeout > 0:
         raise FilterFitError(f"timeout must be > 0 seconds, but got {timeout!r}")
+
+
+def _check_same_size(images: list[tuple[Image, Image]]) -> None:
+    """One mask is shared by every pair, so a mask or border needs pairs of one size."""
+    first = images[0][1]
+    for number, (_, target) in enumerate(images[1:], start=2):
+        if target.size_text != first.size_text:
+            raise MetricError(
+                f"a mask or border needs every pair to be the same size, but pair 1 is {first.size_text} "
+                f"and pair {number} is {target.size_text}: give pairs of one size, or no mask and no border"
+            )
 
 
 def load_pairs(pairs: Sequence[tuple[ImageLike | None, ImageLike | None]]) -> list[tuple[Image, Image]]:

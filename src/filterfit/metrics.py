@@ -124,6 +124,11 @@ class Metric:
         return value if self.direction == "minimize" else -value
 
     @property
+    def ideal_loss(self) -> float:
+        """The loss of a perfect match (minus infinity when there is none)."""
+        return -math.inf if self.ideal is None else self.loss(self.ideal)
+
+    @property
     def stop_loss(self) -> float:
         """The loss at which a fit may stop (minus infinity when there is none)."""
         value = self.close_enough if self.close_enough is not None else self.ideal

@@ -72,10 +72,14 @@ class FitResult:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError(f"a JSON object is expected, but got {type(data).__name__}")
             history = tuple(TrialRecord(**record) for record in data.pop("history", []))
             return cls(**data, history=history)
         except FileNotFoundError:
             raise FilterFitError(f"result file not found: {path}") from None
+        except OSError as error:  # a folder, no permission ...
+            raise FilterFitError(f"cannot read {path}: {error.strerror}") from None
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as error:
             raise FilterFitError(f"{path} is not a filterfit result.json ({error})") from None
 

@@ -52,6 +52,7 @@ SMALLEST_STEP = 1e-5
 TINY_STEP = 1e-4  # a move that changes the render of any continuous parameter
 EDGE_BISECTIONS = 5
 MAX_STRIDE = 8  # steps a walk may jump at once
+WALK_ITERATIONS = 3  # least-squares iterations per step of a walk: enough to rank steps
 WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
@@ -96,6 +97,7 @@ class AutoStrategy(Strategy):
         self._steps = np.array([max(FIRST_STEP, p.resolution) for p in self.numeric])
         self._floors = np.array([max(SMALLEST_STEP, p.resolution) for p in self.numeric])
         self._probed = False
+        self._slope = np.zeros(len(self.numeric))  # the loss's last known gradient
         self._centres: dict[str, float] = {}  # a step's middle, per stepped parameter
 
     # -- the driver's side -------------------------------------------------
@@ -305,7 +307,12 @@ class AutoStrategy(Strategy):
         return (same + changed) / 2
 
     def _levenberg_marquardt(
-        self, x: np.ndarray, base: Evaluation, choices: dict[str, Any], free: np.ndarray
+        self,
+        x: np.ndarray,
+        base: Evaluation,
+        choices: dict[str, Any],
+        free: np.ndarray,
+        iterations: int = MAX_ITERATIONS,
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Levenberg-Marquardt on the free parameters, from (x, base)."""
         damping, stalls = 1e-3, 0
@@ -313,7 +320,7 @@ class AutoStrategy(Strategy):
             if param.name not in self._stepped:
                 self._steps[i] = max(FIRST_STEP, param.resolution)
                 self._floors[i] = max(SMALLEST_STEP, param.resolution)
-        for _ in range(MAX_ITERATIONS):
+        for _ in range(iterations):
             if base.loss == 0 or base.residuals is None or stalls >= 3:
                 break
             probes = [self._probe(x, i, self._steps[i]) for i in np.flatnonzero(free)]
@@ -389,6 +396,7 @@ class AutoStrategy(Strategy):
         assert base.residuals is not None
         normal = (jacobian.T @ jacobian).astype(np.float64)
         gradient = (jacobian.T @ base.residuals).astype(np.float64)
+        self._slope = np.where(free, gradient, self._slope)  # which way is downhill, for the walks
         scale = np.diag(normal).copy()
         scale[scale == 0] = 1.0
         candidates: list[tuple[np.ndarray, float]] = []
@@ -415,8 +423,11 @@ class AutoStrategy(Strategy):
             others[index] = False
             if base.loss != 0 and others.any():  # first the best of the others on this step
                 x, base = yield from self._levenberg_marquardt(x, base, choices, others)
-            for direction in (1, -1):
+            downhill = -1 if self._slope[index] > 0 else 1
+            for direction in (downhill, -downhill):
                 x, base = yield from self._walk(x, base, index, direction * step, choices, others)
+            if others.any():  # the walks fit roughly; finish on the best step
+                x, base = yield from self._levenberg_marquardt(x, base, choices, others)
         return x, base
 
     def _walk(
@@ -441,7 +452,9 @@ class AutoStrategy(Strategy):
                 break
             fitted_x, fitted = found
             if others.any():
-                fitted_x, fitted = yield from self._levenberg_marquardt(fitted_x, fitted, choices, others)
+                fitted_x, fitted = yield from self._levenberg_marquardt(
+                    fitted_x, fitted, choices, others, iterations=WALK_ITERATIONS
+                )
             _log.debug("after %d evaluations: step %s -> %s loss %.6g", len(self._cache), name, fitted.params, fitted.loss)
             if _loss(fitted) < _loss(base):
                 trend = np.where(others, (fitted_x - x) / stride, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import optuna
@@ -31,7 +32,10 @@ class SamplerStrategy(Strategy):
             _need("cmaes", "cmaes", "the cmaes strategy")
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         if self.name == "qmc":
-            return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+            # Experimental since optuna 3.0 (still so in 5.0): chosen on purpose, so not a warning on every run.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
         if self.name == "gp":
             _need("torch", "gp", "the gp strategy (Optuna's GPSampler)")
             return optuna.samplers.GPSampler(seed=seed)
