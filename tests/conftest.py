@@ -106,3 +106,20 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("photo") / "photo.png"
     PILImage.fromarray(data.astronaut()[PHOTO_CROP]).save(path)
     return path
+
+
+@pytest.fixture
+def small_pixels() -> np.ndarray:
+    """32x32 RGB gradient + texture: fits with a Python function filter take milliseconds per evaluation."""
+    return make_pixels(32, 32)
+
+
+@pytest.fixture(scope="session")
+def small_photo(photo: Path) -> Path:
+    """A 32x32 crop of ``photo`` (the top-left corner of the face crop), for quick runs of real programs."""
+    from PIL import Image as PILImage
+
+    path = photo.parent / "small.png"
+    with PILImage.open(photo) as opened:
+        opened.crop((0, 0, 32, 32)).save(path)
+    return path
