@@ -286,6 +286,16 @@ class _Run:
             elapsed_s=time.perf_counter() - self.started,
         )
 
+    def _uncertainty(self, history: tuple[TrialRecord, ...]) -> dict[str, list[float]]:
+        """Evaluated ties with the best, widened by what the strategy knows gives the same render."""
+        assert self.best is not None and self.best.value is not None
+        metric, space = self.problem.metric, self.problem.space
+        result = intervals(history, space, self.best.value, metric.direction)
+        for name, (low, high) in self.strategy.intervals(self.best.params).items():
+            known = result.get(name, [low, high])
+            result[name] = [min(known[0], low), max(known[1], high)]
+        return result
+
     def result(self, seed: int, description: str, *, lossy: bool) -> FitResult:
         if self.best is None or self.best.value is None:
             reasons = list(dict.fromkeys(r.reason for r in self.records if r.reason))[:3]
@@ -314,7 +324,7 @@ class _Run:
             seed=seed,
             filter=description,
             space=space.specs(),
-            uncertainty=intervals(history, space, self.best.value, metric.direction),
+            uncertainty=self._uncertainty(history),
             flags=self.strategy.flags(),
             warnings=warnings,
             stopped=self.stopped,

@@ -130,6 +130,16 @@ class AutoStrategy(Strategy):
             flags.setdefault(name, []).append("no effect near the optimum")
         return flags
 
+    def intervals(self, best: dict[str, Any]) -> dict[str, tuple[float, float]]:
+        intervals = {}
+        for name, width in self._stepped.items():
+            index = [p.name for p in self.numeric].index(name)
+            param = self.numeric[index]
+            middle = self._centred(index, param.to_unit(best[name]), width)
+            low, high = (param.from_unit(middle + sign * width / 2) for sign in (-1, 1))
+            intervals[name] = (float(low), float(high))
+        return intervals
+
     # -- scheduling --------------------------------------------------------
 
     def _advance(self) -> None:

@@ -59,6 +59,10 @@ class Strategy(ABC):
         """What the strategy learnt about each parameter (e.g. steps), for the result."""
         return {}
 
+    def intervals(self, best: dict[str, Any]) -> dict[str, tuple[float, float]]:
+        """Ranges around the best values known to give the same render (e.g. a step's extent)."""
+        return {}
+
     def ask_fixed(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial:
         """A trial with exactly these parameters, recorded in the study."""
         study.enqueue_trial(params)
