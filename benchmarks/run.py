@@ -58,12 +58,20 @@ def make_b1(folder: Path) -> tuple[Path, Path]:
 
 def run_b1(source: Path, target: Path, strategy: str, seed: int, budget: int, workers: int) -> Outcome:
     started = time.perf_counter()
-    result = filterfit.fit(TEMPLATE, PARAMS, source, target, strategy=strategy, seed=seed, budget=budget, workers=workers)
+    result = filterfit.fit(
+        TEMPLATE, PARAMS, source, target, strategy=strategy, seed=seed, budget=budget, workers=workers
+    )
     wall = time.perf_counter() - started
     first = next((r.number + 1 for r in result.history if b1_success(r.params, r.error)), None)
     return Outcome(
-        "B1", strategy, seed, b1_success(result.best_params, result.best_error), first,
-        result.evaluations, result.best_error, wall,
+        "B1",
+        strategy,
+        seed,
+        b1_success(result.best_params, result.best_error),
+        first,
+        result.evaluations,
+        result.best_error,
+        wall,
     )
 
 
@@ -98,8 +106,9 @@ def summary(outcomes: list[Outcome]) -> str:
 
 def machine() -> str:
     magick = subprocess.run(["convert", "-version"], capture_output=True, text=True).stdout.splitlines()[0]
+    cores = filterfit.evaluator.default_workers()
     return (
-        f"{platform.node()} - {platform.processor() or platform.machine()}, {filterfit.evaluator.default_workers()} cores; "
+        f"{platform.node()} - {platform.processor() or platform.machine()}, {cores} cores; "
         f"Python {platform.python_version()}, filterfit {filterfit.__version__}, optuna {optuna.__version__}, "
         f"numpy {np.__version__}; {magick}"
     )
@@ -120,17 +129,29 @@ def main(argv: list[str] | None = None) -> int:
         for strategy in args.strategies.split(","):
             for seed in range(args.seeds):
                 outcome = run_b1(source, target, strategy, seed, args.budget, args.workers)
-                print(f"B1 {strategy} seed {seed}: success={outcome.success} first={outcome.first_success} "
-                      f"wall={outcome.wall_s:.1f}s", file=sys.stderr, flush=True)
+                print(
+                    f"B1 {strategy} seed {seed}: success={outcome.success} first={outcome.first_success} "
+                    f"wall={outcome.wall_s:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 outcomes.append(outcome)
-    report = "\n\n".join([
-        "# filterfit benchmark results",
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}.",
-        f"B1: the memo's blur (`convert -blur 27x20`, 512x512 PNG target, radius and sigma in [0, 100]), "
-        f"budget {args.budget}, {args.workers} workers. Success: radius in [27, 27.5), |sigma - 20| <= 0.05, "
-        f"RMSE <= 1e-4.",
-        "## Summary", summary(outcomes), "## Every run", table(outcomes),
-    ]) + "\n"
+    report = (
+        "\n\n".join(
+            [
+                "# filterfit benchmark results",
+                f"Measured {time.strftime('%Y-%m-%d')} on {machine()}.",
+                f"B1: the memo's blur (`convert -blur 27x20`, 512x512 PNG target, radius and sigma in [0, 100]), "
+                f"budget {args.budget}, {args.workers} workers. Success: radius in [27, 27.5), |sigma - 20| <= 0.05, "
+                f"RMSE <= 1e-4.",
+                "## Summary",
+                summary(outcomes),
+                "## Every run",
+                table(outcomes),
+            ]
+        )
+        + "\n"
+    )
     print(report)
     args.output.write_text(report, encoding="utf-8")
     return 0

@@ -39,13 +39,19 @@ def cli() -> None:
 
 def _fit_options(function: Any) -> Any:
     options = [
-        click.option("--metric", default="rmse", show_default=True, type=click.Choice(list(METRICS)), help="What to minimise."),
-        click.option("--strategy", default="auto", show_default=True, type=click.Choice(STRATEGY_NAMES), help="How to search."),
+        click.option(
+            "--metric", default="rmse", show_default=True, type=click.Choice(list(METRICS)), help="What to minimise."
+        ),
+        click.option(
+            "--strategy", default="auto", show_default=True, type=click.Choice(STRATEGY_NAMES), help="How to search."
+        ),
         click.option("--budget", default=200, show_default=True, type=int, help="Most evaluations to make."),
         click.option("--timeout", default=60.0, show_default=True, type=float, help="Seconds one evaluation may take."),
         click.option("--workers", default=None, type=int, help="Parallel evaluations [default: the number of cores]."),
         click.option("--seed", default=None, type=int, help="Seed, for a repeatable run."),
-        click.option("--stop-below", default=None, type=float, help="Stop once the metric is this good [default: rmse 1e-5]."),
+        click.option(
+            "--stop-below", default=None, type=float, help="Stop once the metric is this good [default: rmse 1e-5]."
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print only the result JSON on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no table."),
     ]
@@ -57,11 +63,24 @@ def _fit_options(function: Any) -> Any:
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--command", "template", required=True, help="Command template, e.g. 'convert {input} -blur {radius}x{sigma} {output}'.")
-@click.option("--param", "params", multiple=True, required=True, help="name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c; repeat per parameter.")
+@click.option(
+    "--command",
+    "template",
+    required=True,
+    help="Command template, e.g. 'convert {input} -blur {radius}x{sigma} {output}'.",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    required=True,
+    help="name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c; repeat per parameter.",
+)
 @_fit_options
 @click.option("--border", default=0, show_default=True, type=int, help="Pixels at the edges to ignore.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for result.json, best.png, diff.png, plots.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Folder for result.json, best.png, diff.png, plots."
+)
 @click.option("--storage", default=None, help="Optuna storage URL (default: a journal file in --out).")
 @click.option("--study", "study_name", default=None, help="Study name in --storage.")
 def fit(source: Path, target: Path, template: str, params: tuple[str, ...], **options: Any) -> None:
@@ -75,7 +94,9 @@ def fit(source: Path, target: Path, template: str, params: tuple[str, ...], **op
     _report(result, options)
 
 
-def _run(run_fit: Any, template: str, space: Any, source: Path, target: Path, *, as_json: bool, quiet: bool, **options: Any) -> Any:
+def _run(
+    run_fit: Any, template: str, space: Any, source: Path, target: Path, *, as_json: bool, quiet: bool, **options: Any
+) -> Any:
     show = not (as_json or quiet) and sys.stderr.isatty()
     with _progress_bar(show, options["budget"]) as callback:
         return run_fit(template, space, source, target, callback=callback, **options)
@@ -160,7 +181,9 @@ def _errors() -> Iterator[None]:
 
 
 @cli.command()
-@click.option("--out", type=click.Path(path_type=Path), default=Path("filterfit-demo"), show_default=True, help="Output folder.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("filterfit-demo"), show_default=True, help="Output folder."
+)
 @_fit_options
 def demo(out: Path, **options: Any) -> None:
     """The memo's experiment: recover ImageMagick's -blur 27x20 on a bundled photo."""

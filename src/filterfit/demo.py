@@ -39,7 +39,9 @@ def prepare(out: str | Path) -> tuple[Path, Path]:
     except FileNotFoundError:
         raise CommandNotFoundError("command 'convert' is not installed: apt-get install imagemagick") from None
     except subprocess.CalledProcessError as error:
-        raise FilterFitError(f"convert failed making the demo target: {error.stderr.decode(errors='replace')[-200:]}") from None
+        raise FilterFitError(
+            f"convert failed making the demo target: {error.stderr.decode(errors='replace')[-200:]}"
+        ) from None
     return source, target
 
 

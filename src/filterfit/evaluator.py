@@ -57,7 +57,9 @@ class Evaluator:
             # and Python function filters need not be importable.
             method = "fork" if sys.platform.startswith("linux") else "spawn"
             context = multiprocessing.get_context(method)
-            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(problem,))
+            self._executor = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_start_worker, initargs=(problem,)
+            )
             self._executor.submit(os.getpid).result()  # start every worker now, before any other thread
 
     def submit(self, params: dict[str, Any], *, residuals: bool = False) -> Future[Evaluation]:

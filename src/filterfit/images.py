@@ -221,10 +221,7 @@ def encode_pnm(pixels: np.ndarray, bit_depth: int = 8) -> bytes:
         header = f"P{5 if channels == 1 else 6}\n{width} {height}\n{maxval}\n"
     else:
         tupltype = "GRAYSCALE_ALPHA" if channels == 2 else "RGB_ALPHA"
-        header = (
-            f"P7\nWIDTH {width}\nHEIGHT {height}\nDEPTH {channels}\n"
-            f"MAXVAL {maxval}\nTUPLTYPE {tupltype}\nENDHDR\n"
-        )
+        header = f"P7\nWIDTH {width}\nHEIGHT {height}\nDEPTH {channels}\nMAXVAL {maxval}\nTUPLTYPE {tupltype}\nENDHDR\n"
     body = samples.astype(">u2") if bit_depth > 8 else samples
     return header.encode("ascii") + body.tobytes()
 

@@ -159,7 +159,9 @@ def _de2000_residuals(reference: np.ndarray, candidate: np.ndarray, mask: np.nda
 METRICS: dict[str, Metric] = {
     "rmse": Metric("rmse", rmse, residuals=_difference_residuals, ideal=0.0, close_enough=1e-5),
     "mae": Metric("mae", mae, residuals=_mae_residuals, ideal=0.0, close_enough=1e-7),
-    "psnr": Metric("psnr", psnr, direction="maximize", residuals=_difference_residuals, ideal=PSNR_CAP, close_enough=100.0),
+    "psnr": Metric(
+        "psnr", psnr, direction="maximize", residuals=_difference_residuals, ideal=PSNR_CAP, close_enough=100.0
+    ),
     "ssim": Metric("ssim", ssim, direction="maximize", residuals=_ssim_residuals, ideal=1.0, close_enough=1 - 1e-7),
     "de2000": Metric("de2000", de2000, residuals=_de2000_residuals, ideal=0.0, close_enough=1e-4),
 }
@@ -211,7 +213,9 @@ def make_mask(shape: tuple[int, ...], *, border: int = 0, mask: np.ndarray | Non
         raise MetricError(f"a border of {border} pixels leaves nothing of a {width}x{height} image to compare")
     result = None if mask is None else np.asarray(mask, dtype=bool)
     if result is not None and result.shape != (height, width):
-        raise MetricError(f"the mask must be {width}x{height} like the images, but is {result.shape[1]}x{result.shape[0]}")
+        raise MetricError(
+            f"the mask must be {width}x{height} like the images, but is {result.shape[1]}x{result.shape[0]}"
+        )
     if border:
         inner = np.zeros((height, width), dtype=bool)
         inner[border : height - border, border : width - border] = True

@@ -121,7 +121,9 @@ class Problem:
         )
 
     def _score(self, renders: list[np.ndarray]) -> float:
-        values = [self.metric(target.pixels, render, mask=self.mask) for (_, target), render in zip(self.pairs, renders)]
+        values = [
+            self.metric(target.pixels, render, mask=self.mask) for (_, target), render in zip(self.pairs, renders)
+        ]
         value = float(np.mean(values))
         if not math.isfinite(value):
             raise EvaluationError(f"the metric {self.metric.name} returned {value}")

@@ -97,7 +97,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def intervals(history: Sequence[TrialRecord], space: Space, best_error: float, direction: str) -> dict[str, list[float]]:
+def intervals(
+    history: Sequence[TrialRecord], space: Space, best_error: float, direction: str
+) -> dict[str, list[float]]:
     """For each numeric parameter, the range of evaluated values whose error ties the best.
 
     "Ties" means within a relative 1e-6 of the best (or 1e-9 absolute): renders

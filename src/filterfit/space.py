@@ -51,8 +51,7 @@ class Param:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise ParamError(
-                f"parameter name must be letters, digits and _ (not starting with a digit), "
-                f"but got {self.name!r}"
+                f"parameter name must be letters, digits and _ (not starting with a digit), but got {self.name!r}"
             )
         if self.kind not in KINDS:
             raise ParamError(f"parameter {self.name}: kind must be one of {', '.join(KINDS)}, but got {self.kind!r}")
@@ -78,7 +77,9 @@ class Param:
             if self.log:
                 raise ParamError(f"parameter {name}: log and step cannot be combined (optuna forbids it)")
         if self.kind == "int" and (low != int(low) or high != int(high)):
-            raise ParamError(f"parameter {name}: an int parameter needs integer bounds, but got (low={low}, high={high})")
+            raise ParamError(
+                f"parameter {name}: an int parameter needs integer bounds, but got (low={low}, high={high})"
+            )
         if self.kind == "int" and self.step is not None and self.step != int(self.step):
             raise ParamError(f"parameter {name}: an int parameter needs an integer step, but got step={self.step}")
 
@@ -161,9 +162,7 @@ def parse_param(text: str) -> Param:
     name, sep, rule = text.partition("=")
     name = name.strip()
     if not sep or not name or not rule.strip():
-        raise ParamError(
-            f"--param must look like name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c, but got {text!r}"
-        )
+        raise ParamError(f"--param must look like name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c, but got {text!r}")
     if ":" not in rule:
         choices = tuple(_choice(part.strip()) for part in rule.split(","))
         if len(choices) < 2 and "," not in rule:
@@ -183,9 +182,7 @@ def parse_param(text: str) -> Param:
         elif modifier.startswith("step="):
             step = _bound(name, "step", modifier[5:])
         else:
-            raise ParamError(
-                f"--param {name}: unknown modifier {modifier!r}; valid ones are int, log, step=S"
-            )
+            raise ParamError(f"--param {name}: unknown modifier {modifier!r}; valid ones are int, log, step=S")
     if kind == "float" and step is not None and all(float(v).is_integer() for v in (low, high, step)):
         kind = "int"  # q=1:9:step=2 means the odd integers, so templates print 3 not 3.0
     return Param(name, low=low, high=high, kind=kind, log=log, step=step)

@@ -104,7 +104,9 @@ class CommandFilter:
 
     def __post_init__(self) -> None:
         if not self.template.strip():
-            raise TemplateError("the command is empty: give a template like 'convert {input} -blur {radius}x{sigma} {output}'")
+            raise TemplateError(
+                "the command is empty: give a template like 'convert {input} -blur {radius}x{sigma} {output}'"
+            )
         try:
             words = tuple(shlex.split(self.template))
         except ValueError as error:
@@ -125,9 +127,7 @@ class CommandFilter:
     @property
     def uses_pipes(self) -> bool:
         """True when the program is ImageMagick-like and takes stdin/stdout."""
-        return Path(self.program).name in PIPE_PROGRAMS and all(
-            f"{{{name}}}" in self.words for name in RESERVED
-        )
+        return Path(self.program).name in PIPE_PROGRAMS and all(f"{{{name}}}" in self.words for name in RESERVED)
 
     def placeholders(self) -> list[str]:
         """Names of the ``{...}`` fields in the template, in order."""

@@ -125,7 +125,9 @@ class AutoStrategy(Strategy):
         flags: dict[str, list[str]] = {}
         for name, step in self._stepped.items():
             param = self.space[name]
-            flags.setdefault(name, []).append(f"acts in steps (renders identical within {step * (param.high - param.low):.3g})")
+            flags.setdefault(name, []).append(
+                f"acts in steps (renders identical within {step * (param.high - param.low):.3g})"
+            )
         for name in self._no_effect:
             flags.setdefault(name, []).append("no effect near the optimum")
         return flags
@@ -259,7 +261,9 @@ class AutoStrategy(Strategy):
             base = (yield [self._compose(x, choices)])[0]
         return x, base
 
-    def _find_steps(self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]) -> Generator[Batch, list[Evaluation], None]:
+    def _find_steps(
+        self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
+    ) -> Generator[Batch, list[Evaluation], None]:
         """Find the parameters whose renders do not change for small moves, and how wide their steps are.
 
         A tiny move of each parameter, in one batch; where the render stays
@@ -465,7 +469,9 @@ class AutoStrategy(Strategy):
                 fitted_x, fitted = yield from self._levenberg_marquardt(
                     fitted_x, fitted, choices, others, iterations=WALK_ITERATIONS
                 )
-            _log.debug("after %d evaluations: step %s -> %s loss %.6g", len(self._cache), name, fitted.params, fitted.loss)
+            _log.debug(
+                "after %d evaluations: step %s -> %s loss %.6g", len(self._cache), name, fitted.params, fitted.loss
+            )
             if _loss(fitted) < _loss(base):
                 trend = np.where(others, (fitted_x - x) / stride, 0.0)
                 x, base, misses, stride = fitted_x, fitted, 0, min(stride * 2, MAX_STRIDE)

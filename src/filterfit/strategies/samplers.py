@@ -19,7 +19,9 @@ __all__ = ["SamplerStrategy"]
 class SamplerStrategy(Strategy):
     """Let an Optuna sampler choose every trial's parameters."""
 
-    def __init__(self, space: Space, *, name: str, seed: int | None = None, budget: int = 200, workers: int = 1) -> None:
+    def __init__(
+        self, space: Space, *, name: str, seed: int | None = None, budget: int = 200, workers: int = 1
+    ) -> None:
         super().__init__(space, seed=seed, budget=budget, workers=workers)
         self.name = name
 
