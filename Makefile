@@ -17,9 +17,10 @@ bench: system $(STAMP)
 	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	@test -x $(VENV)/bin/ruff || $(PYTHON) -m pip install -q -e '.[dev]'
+	@test -x $(VENV)/bin/ruff -a -x $(VENV)/bin/mypy || $(PYTHON) -m pip install -q -e '.[dev]'
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy src/filterfit
 
 system:
 	@bash scripts/ensure-system.sh

@@ -337,7 +337,7 @@ class AutoStrategy(Strategy):
         for _ in range(iterations):
             if base.loss == 0 or base.residuals is None or stalls >= 3:
                 break
-            probes = [self._probe(x, i, self._steps[i]) for i in np.flatnonzero(free)]
+            probes = [self._probe(x, int(i), self._steps[i]) for i in np.flatnonzero(free)]
             results = yield [self._compose(p, choices) for p in probes]
             jacobian = self._jacobian(x, base, probes, results, free)
             better = _best(results)
@@ -507,7 +507,9 @@ class AutoStrategy(Strategy):
 
     # -- coordinates -----------------------------------------------------------
 
-    def _params(self, point: np.ndarray) -> dict[str, Any]:
+    def _params(self, point: Any) -> dict[str, Any]:
+        """Legal parameter values of a point: unit coordinates, or (unit coordinates, choices)."""
+        choices: dict[str, Any]
         unit, choices = point if isinstance(point, tuple) else (point, {})
         params = {p.name: p.from_unit(u) for p, u in zip(self.numeric, unit)}
         params.update(choices)
