@@ -59,7 +59,10 @@ def test_demo_command_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     completed = subprocess.run(
         [sys.executable, "-m", "filterfit", "demo", "--out", str(out), "--budget", "40", "--seed", "1"],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert "the memo" in completed.stdout and "27.99" in completed.stdout
