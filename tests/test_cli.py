@@ -17,22 +17,10 @@ from click.testing import CliRunner, Result
 
 import filterfit
 from filterfit.cli import STRATEGY_NAMES, cli
+from filterfit.result import RESULT_FIELDS
 from filterfit.strategies import STRATEGIES, get_strategy
 
 BLUR = "convert {input} -blur 0x{sigma} {output}"
-DESIGN_FIELDS = {
-    "best_params",
-    "best_error",
-    "metric",
-    "evaluations",
-    "failed",
-    "elapsed_s",
-    "strategy",
-    "workers",
-    "uncertainty",
-    "flags",
-    "history",
-}
 SCRIPT = Path(sys.executable).parent / "filterfit"
 
 pytestmark = pytest.mark.requires("convert")
@@ -96,7 +84,7 @@ def test_json_prints_only_the_result(images, tmp_path):
     result = invoke(*fit_args(images, "--budget", 5, "--json", "--strategy", "random", "--out", tmp_path / "out"))
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)  # the whole of stdout, nothing else
-    assert DESIGN_FIELDS <= set(data)
+    assert set(RESULT_FIELDS) <= set(data)
     assert data["strategy"] == "random" and data["workers"] == 1 and data["seed"] == 1
     assert data["evaluations"] == len(data["history"]) == 5
     assert set(data["best_params"]) == {"sigma"}
@@ -293,7 +281,7 @@ def test_the_installed_script(images, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     data = json.loads(done.stdout)
-    assert DESIGN_FIELDS <= set(data) and data["evaluations"] == 4
+    assert set(RESULT_FIELDS) <= set(data) and data["evaluations"] == 4
     assert (tmp_path / "out" / "best.png").is_file()
 
 

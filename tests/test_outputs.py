@@ -13,25 +13,10 @@ import filterfit
 from filterfit.errors import FilterFitError
 from filterfit.images import load_image, save_image
 from filterfit.outputs import DIFF_GAIN, difference_image, prepare_folder
-from filterfit.result import FitResult
+from filterfit.result import RESULT_FIELDS, FitResult
 
 SPACE = {"gain": (0.5, 2.0), "offset": (-0.2, 0.2)}
 TRUTH = {"gain": 1.2, "offset": -0.05}
-
-# The fields DESIGN.md promises in result.json, which other tools may rely on.
-DESIGN_FIELDS = {
-    "best_params",
-    "best_error",
-    "metric",
-    "evaluations",
-    "failed",
-    "elapsed_s",
-    "strategy",
-    "workers",
-    "uncertainty",
-    "flags",
-    "history",
-}
 
 
 def linear(image: np.ndarray, gain: float, offset: float) -> np.ndarray:
@@ -67,7 +52,7 @@ def test_the_folder_holds_every_output(files, tmp_path):
 def test_result_json_has_the_design_fields(files, tmp_path):
     result = run(*files, tmp_path / "out", function=fragile, budget=30)
     data = json.loads((tmp_path / "out" / "result.json").read_text(encoding="utf-8"))
-    assert DESIGN_FIELDS <= set(data)
+    assert set(RESULT_FIELDS) <= set(data)
     assert data["best_params"] == result.best_params
     assert set(data["best_params"]) == {"gain", "offset"}
     assert data["best_error"] == result.best_error

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from filterfit.errors import FilterFitError
-from filterfit.result import FitResult, TrialRecord, intervals
+from filterfit.result import RESULT_FIELDS, FitResult, TrialRecord, intervals
 from filterfit.space import Space
 
 SPACE = Space.parse(["radius=0:10", "sigma=0.1:5:log", "mode=a,b"])
@@ -194,3 +194,21 @@ def test_intervals_leave_out_choices_and_missing_parameters():
     history = [TrialRecord(0, {"radius": 1}, 0.5, "complete")]
     assert intervals(history, SPACE, 0.5, "minimize") == {"radius": [1.0, 1.0]}
     assert intervals([], SPACE, 0.5, "minimize") == {}
+
+
+def test_the_promised_result_fields_are_pinned_and_written():
+    # DESIGN.md's result.json contract: these names never disappear.
+    assert RESULT_FIELDS == (
+        "best_params",
+        "best_error",
+        "metric",
+        "evaluations",
+        "failed",
+        "elapsed_s",
+        "strategy",
+        "workers",
+        "uncertainty",
+        "flags",
+        "history",
+    )
+    assert set(RESULT_FIELDS) <= {f.name for f in dataclasses.fields(FitResult)}

@@ -14,7 +14,22 @@ from .errors import FilterFitError
 if TYPE_CHECKING:
     from .space import Space
 
-__all__ = ["FitResult", "TrialRecord", "intervals"]
+__all__ = ["RESULT_FIELDS", "FitResult", "TrialRecord", "intervals"]
+
+# The result.json fields DESIGN.md promises: other tools may rely on them, so they only ever grow.
+RESULT_FIELDS = (
+    "best_params",
+    "best_error",
+    "metric",
+    "evaluations",
+    "failed",
+    "elapsed_s",
+    "strategy",
+    "workers",
+    "uncertainty",
+    "flags",
+    "history",
+)
 
 
 @dataclass(frozen=True)
