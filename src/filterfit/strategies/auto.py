@@ -52,11 +52,14 @@ SMALLEST_STEP = 1e-5
 TINY_STEP = 1e-4  # a move that changes the render of any continuous parameter
 EDGE_BISECTIONS = 5
 MAX_STRIDE = 8  # steps a walk may jump at once
+FEW_LEVELS = 16  # a stepped parameter with at most this many steps is walked end to end
+SMALL_GAIN = 1e-3  # relative improvement below which least squares is creeping
 WALK_ITERATIONS = 3  # least-squares iterations per step of a walk: enough to rank steps
 WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
 SCAN_POINTS = 7  # per axis in a line scan
+SCAN_ROUNDS = 2  # rounds of line scans, each from the best point of the last
 KEEP_RESIDUALS = 12  # evaluations whose residuals stay in memory
 
 
@@ -243,7 +246,7 @@ class AutoStrategy(Strategy):
         floor, where least squares converges fast.
         """
         moved_axis = -1
-        for _ in range(len(self.numeric)):
+        for _ in range(min(len(self.numeric), SCAN_ROUNDS)):
             axes = [i for i in range(len(self.numeric)) if i != moved_axis]
             points = []
             for axis in axes:
@@ -272,11 +275,18 @@ class AutoStrategy(Strategy):
         the stride of the step-wise polish.
         """
         self._probed = True
+        for index, param in enumerate(self.numeric):
+            if param.resolution and not param.log:  # int and stepped parameters: their grid is known
+                self._stepped[param.name] = param.resolution
+                self._centres[param.name] = 0.0
+                self._steps[index] = self._floors[index] = param.resolution
         tiny = [max(TINY_STEP, p.resolution) for p in self.numeric]
         probes = [self._probe(x, i, sign * tiny[i]) for i in range(len(self.numeric)) for sign in (1, -1)]
         results = yield [self._compose(p, choices) for p in probes]
         for index in range(len(self.numeric)):
             pair = results[2 * index : 2 * index + 2]  # both sides: x may sit just below a step's edge
+            if self.numeric[index].name in self._stepped:
+                continue
             if not any(r.ok and r.output_hash == base.output_hash for r in pair):
                 continue
             above = yield from self._step_edge(x, base, index, 1, tiny[index], choices)
@@ -352,8 +362,10 @@ class AutoStrategy(Strategy):
             results = yield [self._compose(c, choices) for c, _ in candidates]
             index = min(range(len(results)), key=lambda k: _loss(results[k]))
             if _loss(results[index]) < _loss(base):
+                gain = _loss(base) - _loss(results[index])
+                stalls = stalls + 1 if gain < SMALL_GAIN * _loss(base) else 0  # creeping counts as stalling
                 self._narrow_steps(np.abs(candidates[index][0] - x), free)
-                x, base, damping, stalls = candidates[index][0], results[index], candidates[index][1] / 3, 0
+                x, base, damping = candidates[index][0], results[index], candidates[index][1] / 3
             else:
                 damping, stalls = candidates[-1][1] * 8, stalls + 1
                 if damping > 1e6:
@@ -456,9 +468,11 @@ class AutoStrategy(Strategy):
         the walk goes on past one worse step and stops after two in a row.
         """
         name = self.numeric[index].name
+        levels = round(1 / abs(step))
+        patience = levels if levels <= FEW_LEVELS else 2  # few levels: try them all, needles included
         here, here_hash, misses, stride = x, base.output_hash, 0, 1
         trend = np.zeros_like(x)
-        while base.loss != 0 and misses < 2:
+        while base.loss != 0 and misses < patience:
             start = np.clip(here + trend * stride, 0, 1)
             start[index] = self._centred(index, here[index], step)
             found = yield from self._next_step(start, here_hash, index, step * stride, choices)
