@@ -16,7 +16,10 @@ evaluations (batches keep every worker busy):
 
 1. a scrambled Sobol scan of the unit cube;
 2. Levenberg-Marquardt from the best scanned point not yet tried, with
-   several damping values per iteration evaluated as one batch;
+   several damping values per iteration evaluated as one batch, and central
+   differences once progress slows (forward differences over steps wide
+   enough to show through 8-bit quantisation are biased, and correlated
+   parameters then only creep towards the answer);
 3. a step-wise polish of the stepped parameters;
 then again from the next start while budget remains.
 """
@@ -54,6 +57,7 @@ EDGE_BISECTIONS = 5
 MAX_STRIDE = 8  # steps a walk may jump at once
 FEW_LEVELS = 16  # a stepped parameter with at most this many steps is walked end to end
 SMALL_GAIN = 1e-3  # relative improvement below which least squares is creeping
+CENTRAL_GAIN = 0.2  # relative improvement below which differences become central
 WALK_ITERATIONS = 3  # least-squares iterations per step of a walk: enough to rank steps
 WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
@@ -246,7 +250,8 @@ class AutoStrategy(Strategy):
         floor, where least squares converges fast.
         """
         moved_axis = -1
-        for _ in range(min(len(self.numeric), SCAN_ROUNDS)):
+        rounds = SCAN_ROUNDS if len(self.numeric) <= SCAN_ROUNDS else 1  # in many dimensions, scans cost too much
+        for _ in range(min(len(self.numeric), rounds)):
             axes = [i for i in range(len(self.numeric)) if i != moved_axis]
             points = []
             for axis in axes:
@@ -339,7 +344,7 @@ class AutoStrategy(Strategy):
         iterations: int = MAX_ITERATIONS,
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Levenberg-Marquardt on the free parameters, from (x, base)."""
-        damping, stalls = 1e-3, 0
+        damping, stalls, central = 1e-3, 0, False
         for i, param in enumerate(self.numeric):  # continuous steps are learnt afresh at each start
             if param.name not in self._stepped:
                 self._steps[i] = max(FIRST_STEP, param.resolution)
@@ -348,9 +353,13 @@ class AutoStrategy(Strategy):
             if base.loss == 0 or base.residuals is None or stalls >= 3:
                 break
             probes = [self._probe(x, int(i), self._steps[i]) for i in np.flatnonzero(free)]
-            results = yield [self._compose(p, choices) for p in probes]
+            backward = self._backward_probes(x, probes, free) if central else []
+            results = yield [self._compose(p, choices) for p in probes + [p for _, p in backward]]
+            results, backward_results = results[: len(probes)], results[len(probes) :]
             jacobian = self._jacobian(x, base, probes, results, free)
-            better = _best(results)
+            if jacobian is not None:
+                _central_differences(jacobian, probes, results, backward, backward_results, free)
+            better = _best(results + backward_results)
             if better is not None and _loss(better) < _loss(base):
                 x, base = self._unit(_key(better, self.space)), better  # a probe improved: move there
                 continue
@@ -364,6 +373,9 @@ class AutoStrategy(Strategy):
             if _loss(results[index]) < _loss(base):
                 gain = _loss(base) - _loss(results[index])
                 stalls = stalls + 1 if gain < SMALL_GAIN * _loss(base) else 0  # creeping counts as stalling
+                # Slow progress means a biased Jacobian: forward differences over steps wide enough to
+                # show through quantisation miss the curvature; central ones cancel it.
+                central = central or gain < CENTRAL_GAIN * _loss(base)
                 self._narrow_steps(np.abs(candidates[index][0] - x), free)
                 x, base, damping = candidates[index][0], results[index], candidates[index][1] / 3
             else:
@@ -371,6 +383,20 @@ class AutoStrategy(Strategy):
                 if damping > 1e6:
                     break
         return x, base
+
+    def _backward_probes(
+        self, x: np.ndarray, forward: list[np.ndarray], free: np.ndarray
+    ) -> list[tuple[int, np.ndarray]]:
+        """Mirror images of the forward probes of continuous parameters, where they stay in range."""
+        mirrored = []
+        for k, (index, probe) in enumerate(zip(np.flatnonzero(free), forward)):
+            if self.numeric[index].name in self._stepped:
+                continue
+            point = x.copy()
+            point[index] = 2 * x[index] - probe[index]
+            if 0 <= point[index] <= 1:
+                mirrored.append((k, point))
+        return mirrored
 
     def _narrow_steps(self, moved: np.ndarray, free: np.ndarray) -> None:
         """Near the optimum, difference over about the distance moved (not below what renders show)."""
@@ -535,6 +561,24 @@ class AutoStrategy(Strategy):
     def _unit(self, key: tuple[Any, ...]) -> np.ndarray:
         values = dict(zip(self.space.names, key))
         return np.array([p.to_unit(values[p.name]) for p in self.numeric])
+
+
+def _central_differences(
+    jacobian: np.ndarray,
+    forward: Sequence[np.ndarray],
+    forward_results: Sequence[Evaluation],
+    backward: Sequence[tuple[int, np.ndarray]],
+    backward_results: Sequence[Evaluation],
+    free: np.ndarray,
+) -> None:
+    """Replace forward-difference columns by central ones where both probes rendered."""
+    indices = np.flatnonzero(free)
+    for (k, point), result in zip(backward, backward_results):
+        ahead = forward_results[k]
+        if result.residuals is None or ahead.residuals is None or not (result.ok and ahead.ok):
+            continue
+        index = indices[k]
+        jacobian[:, index] = (ahead.residuals - result.residuals) / (forward[k][index] - point[index])
 
 
 def _below_quantisation(change: np.ndarray) -> bool:
