@@ -1,0 +1,142 @@
+"""The benchmark (benchmarks/): the report of a real --quick run, and the claims its problems rest on.
+
+The end-to-end test runs ``benchmarks/run.py --quick`` with every budget capped at a few
+evaluations, as ``make bench`` would run it, into a temporary file. Peers whose package is not
+installed (nevergrad and torch are not in the test extra) must still have a row that says so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "benchmarks"
+METHODS = ("auto", "tpe", "cmaes", "gp", "random", "ngopt", "benderopt", "nelder-mead")
+NEEDS = {"gp": "torch", "ngopt": "nevergrad", "cmaes": "cmaes", "benderopt": "benderopt"}
+
+pytestmark = [pytest.mark.slow, pytest.mark.requires("convert", "compare")]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    output = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    argv = [sys.executable, str(BENCHMARKS / "run.py"), "--quick", "--budget", "6", "--output", str(output)]
+    completed = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    text = output.read_text(encoding="utf-8")
+    assert completed.stdout.strip() == text.strip(), "the report printed is the report written"
+    return text
+
+
+@pytest.fixture
+def benchmark_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The benchmark's modules import each other by name, as they do when run.py runs as a script."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+def summary_rows(report: str, problem: str) -> dict[str, list[str]]:
+    """The rows of one problem's summary table, by method."""
+    section = report.split(f"### {problem}\n\n", 1)[1].split("\n\n", 1)[0]
+    rows = [line.strip("|").split(" | ") for line in section.splitlines()[2:]]
+    return {cells[0].strip(): [cell.strip() for cell in cells[1:]] for cells in rows}
+
+
+def test_report_has_every_section(report: str) -> None:
+    for heading in (
+        "## Machine and versions",
+        "## Goals (issue 3",
+        "## Summary",
+        "### B1\n",
+        "### B2\n",
+        "### B3\n",
+        "### auto vs the best peer (B1, evaluations)",
+        "### B1 wall time vs the bound",
+        "### auto vs the memo's method (B1, wall time)",
+        "### B2 vs B1 (auto, wall time)",
+        "### Parallel speed-up (B1)",
+        "### Disk writes per evaluation",
+        "### B3 identifiability",
+        "## Every run",
+    ):
+        assert heading in report
+
+
+def test_machine_table_names_every_library(report: str) -> None:
+    machine = report.split("## Machine and versions", 1)[1].split("## Goals", 1)[0]
+    for name in ("CPU", "Python", "filterfit", "optuna", "numpy", "ImageMagick", "nevergrad", "benderopt", "cmaes"):
+        assert f"| {name} |" in machine
+    assert "| torch |" in machine
+
+
+@pytest.mark.parametrize("problem", ["B1", "B3"])
+def test_every_method_has_a_row(report: str, problem: str) -> None:
+    rows = summary_rows(report, problem)
+    assert tuple(rows) == METHODS
+    for method, cells in rows.items():
+        module = NEEDS.get(method)
+        if module is not None and importlib.util.find_spec(module) is None:
+            assert cells[0] == f"skipped: {module} not installed"
+        else:
+            assert cells[0] == "0/1 (seeds 0)" or cells[0] == "1/1 (seeds 0)", (method, cells)
+            assert cells[3] == "6 of 6" or method == "auto", (method, cells)
+
+
+def test_b2_runs_auto(report: str) -> None:
+    assert list(summary_rows(report, "B2")) == ["auto"]
+
+
+def test_every_run_is_listed(report: str) -> None:
+    runs = report.split("## Every run", 1)[1]
+    for problem in ("B1", "B3"):
+        for method in METHODS:
+            assert f"| {problem} | {method} | 0 |" in runs
+    assert "| B2 | auto | 0 |" in runs
+
+
+def test_disk_writes_and_memo_are_measured(report: str) -> None:
+    disk = report.split("### Disk writes per evaluation", 1)[1].split("###", 1)[0]
+    assert "so the figure covers the whole process tree" in disk
+    assert "| as filterfit runs it |" in disk
+    memo = report.split("### auto vs the memo's method", 1)[1].split("###", 1)[0]
+    assert "| 0 | 6 |" in memo  # seed 0, 6 evaluations
+
+
+@pytest.mark.usefixtures("benchmark_modules")
+def test_b3_chain_is_identifiable(tmp_path: Path) -> None:
+    """The claim in benchmarks/problems.py: exact at the truth, every 1% move clearly visible."""
+    import problems
+
+    (b3,) = problems.make_problems(tmp_path, ("B3",))
+    check = problems.identifiability(b3)
+    assert check.at_truth == 0
+    assert min(min(pair) for pair in check.moves.values()) > 1e-3
+    assert check.worst_combination > 1e-3
+    assert check.most_alike[2] < 0.9
+
+
+@pytest.mark.usefixtures("benchmark_modules")
+def test_success_rules() -> None:
+    import problems
+
+    assert problems.b1_success({"radius": 27.2, "sigma": 20.04}, 5e-5)
+    assert not problems.b1_success({"radius": 27.5, "sigma": 20.0}, 0.0)  # kernel width 56
+    assert not problems.b1_success({"radius": 27.2, "sigma": 20.0}, None)
+    near = {**problems.CHAIN_TRUTH, "brightness": problems.CHAIN_TRUTH["brightness"] + 0.99}
+    assert problems.within_one_percent(near, 1e-3)
+    far = {**problems.CHAIN_TRUTH, "gamma": problems.CHAIN_TRUTH["gamma"] + 0.016}  # 1% of 0.5:2 is 0.015
+    assert not problems.within_one_percent(far, 1e-3)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/io")
+@pytest.mark.usefixtures("benchmark_modules")
+def test_reaped_children_writes_are_counted() -> None:
+    """The disk figure rests on Linux adding a reaped child's write_bytes to its parent's."""
+    import measure
+
+    growth = measure.child_accounting_check(BENCHMARKS / "out")
+    assert growth.written >= measure.TEST_FILE_BYTES
