@@ -219,9 +219,13 @@ class CommandFilter:
         return _decode_output(data, "the output file")
 
     def _run(self, argv: list[str], stdin: bytes | None) -> bytes:
-        env = None
+        env = dict(os.environ)
+        # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
+        scratch = str(_scratch_folder())
+        for name in ("MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"):
+            env.setdefault(name, scratch)
         if self.single_thread:
-            env = {**os.environ, "MAGICK_THREAD_LIMIT": "1", "OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1"}
+            env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
         try:
             process = subprocess.Popen(
                 argv,
