@@ -42,7 +42,8 @@ def test_auto_recovers_the_memo_blur_exactly(memo: dict[str, Path]) -> None:
     assert result.best_error <= 1e-4
     assert result.stopped == "exact"  # it stops once the render is indistinguishable
     assert result.evaluations < 200
-    assert any("acts in steps" in flag for flag in result.flags["radius"])
+    assert "acts in steps (renders identical within 0.5)" in result.flags["radius"]
+    assert result.uncertainty["radius"] == pytest.approx([27, 27.5])  # the step, measured and recognised as round
     assert not result.warnings
 
 

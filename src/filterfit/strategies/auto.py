@@ -20,7 +20,10 @@ evaluations (batches keep every worker busy):
    differences once progress slows (forward differences over steps wide
    enough to show through 8-bit quantisation are biased, and correlated
    parameters then only creep towards the answer);
-3. a step-wise polish of the stepped parameters;
+3. a step-wise polish of the stepped parameters (step widths and edges that
+   are round numbers within the precision measured are taken as exact);
+4. where the render is close but not equal to the target, a search along
+   each continuous parameter for the narrow V of the quantised error;
 then again from the next start while budget remains.
 """
 
@@ -41,7 +44,7 @@ from .base import Strategy
 
 if TYPE_CHECKING:
     from ..problem import Evaluation
-    from ..space import Space
+    from ..space import Param, Space
 
 __all__ = ["AutoStrategy"]
 
@@ -64,6 +67,9 @@ STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
 SCAN_POINTS = 7  # per axis in a line scan
 SCAN_ROUNDS = 2  # rounds of line scans, each from the best point of the last
+NEEDLE_ROUNDS = 2  # passes over the continuous parameters in the search for an exact render
+NEEDLE_ITERATIONS = 6
+NEEDLE_SHRINK = 8
 KEEP_RESIDUALS = 12  # evaluations whose residuals stay in memory
 
 
@@ -238,6 +244,9 @@ class AutoStrategy(Strategy):
         _log.debug("after %d evaluations: least squares to %s loss %.6g", len(self._cache), base.params, base.loss)
         x, base = yield from self._polish_steps(x, base, choices)
         _log.debug("after %d evaluations: polished to %s loss %.6g", len(self._cache), base.params, base.loss)
+        if base.loss:
+            x, base = yield from self._needle(x, base, choices)
+            _log.debug("after %d evaluations: needle at %s loss %.6g", len(self._cache), base.params, base.loss)
         self._tried.append(x.copy())
 
     def _line_scans(
@@ -294,22 +303,22 @@ class AutoStrategy(Strategy):
                 continue
             if not any(r.ok and r.output_hash == base.output_hash for r in pair):
                 continue
-            above = yield from self._step_edge(x, base, index, 1, tiny[index], choices)
-            below = yield from self._step_edge(x, base, index, -1, tiny[index], choices)
-            width = above + below
+            above, above_error = yield from self._step_edge(x, base, index, 1, tiny[index], choices)
+            below, below_error = yield from self._step_edge(x, base, index, -1, tiny[index], choices)
             name = self.numeric[index].name
-            if width >= 2 * WIDEST_STEP:
+            if above + below >= 2 * WIDEST_STEP:
                 self._no_effect.add(name)
                 continue
+            width, centre = _round_step(self.numeric[index], x[index], above, below, max(above_error, below_error))
             self._stepped[name] = width
-            self._centres[name] = x[index] + (above - below) / 2  # middle of this step: walks go centre to centre
+            self._centres[name] = centre  # middle of this step: walks go centre to centre
             self._steps[index] = min(WIDEST_STEP, width * STEPS_SPANNED)
             self._floors[index] = self._steps[index]
 
     def _step_edge(
         self, x: np.ndarray, base: Evaluation, index: int, direction: int, tiny: float, choices: dict[str, Any]
-    ) -> Generator[Batch, list[Evaluation], float]:
-        """How far the render stays identical along one axis and direction (unit coordinates)."""
+    ) -> Generator[Batch, list[Evaluation], tuple[float, float]]:
+        """How far the render stays identical along one axis and direction, and how precisely (unit coordinates)."""
         same, changed = tiny, None
         room = 1 - x[index] if direction > 0 else x[index]
         distance = tiny
@@ -323,7 +332,7 @@ class AutoStrategy(Strategy):
             else:
                 same = distance
         if changed is None:
-            return same
+            return same, 0.0
         for _ in range(EDGE_BISECTIONS):
             middle = (same + changed) / 2
             point = x.copy()
@@ -333,7 +342,7 @@ class AutoStrategy(Strategy):
                 changed = middle
             else:
                 same = middle
-        return (same + changed) / 2
+        return (same + changed) / 2, (changed - same) / 2
 
     def _levenberg_marquardt(
         self,
@@ -465,6 +474,52 @@ class AutoStrategy(Strategy):
                 candidates.append((point, lam))
         return candidates
 
+    def _needle(
+        self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
+    ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
+        """Close in on an exact answer along each continuous parameter.
+
+        Least squares stops within a hair of the answer, but a quantised
+        render equals the target only closer still. There the squared error
+        grows like the distance from the answer (it counts the pixels that
+        round the other way: a V, not a parabola), so a V through three
+        points predicts where it reaches zero.
+        """
+        for _ in range(NEEDLE_ROUNDS):
+            for index in range(len(self.numeric)):
+                if base.loss == 0 or self.numeric[index].name in self._stepped:
+                    continue
+                x, base = yield from self._needle_axis(x, base, index, choices)
+        return x, base
+
+    def _needle_axis(
+        self, x: np.ndarray, base: Evaluation, index: int, choices: dict[str, Any]
+    ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
+        width = max(SMALLEST_STEP, min(self._steps[index], 10 * SMALLEST_STEP))
+        for _ in range(NEEDLE_ITERATIONS):
+            if base.loss == 0:
+                break
+            points = [self._probe(x, index, sign * width) for sign in (1, -1)]
+            ahead, behind = yield [self._compose(p, choices) for p in points]
+            squares = [_exact_squares(r) for r in (ahead, behind)]
+            here = _exact_squares(base)
+            if min(squares) < here:  # still downhill: move and look further
+                k = int(np.argmin(squares))
+                x, base, width = points[k], (ahead, behind)[k], width * 2
+                continue
+            slope = (max(squares) - here) / width
+            if slope <= 0:
+                break
+            shift = (squares[1] - squares[0]) / (2 * slope)  # where the V through the three points reaches its floor
+            point = self._probe(x, index, shift)
+            if abs(shift) > width / NEEDLE_SHRINK and not np.array_equal(point, x):
+                result = (yield [self._compose(point, choices)])[0]
+                if _exact_squares(result) < here:
+                    x, base = point, result
+            # The answer is within the width; the V may have a floor narrower than it: look closer.
+            width /= NEEDLE_SHRINK
+        return x, base
+
     def _polish_steps(
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
@@ -593,6 +648,41 @@ def _below_quantisation(change: np.ndarray) -> bool:
         return True
     level = moved.min()
     return float(np.abs(change).mean()) < 0.5 * level
+
+
+def _round_step(param: Param, x: float, above: float, below: float, error: float) -> tuple[float, float]:
+    """A step's width and middle in unit coordinates, rounded when a round number fits the measurement.
+
+    ``above`` and ``below`` are the distances from ``x`` to the step's edges,
+    each known within ``error`` (all in unit coordinates).
+    """
+    width, centre = above + below, x + (above - below) / 2
+    span = param.high - param.low
+    if param.log or span <= 0:
+        return width, centre
+    nice = _round_number(width * span, 2 * error * span)
+    if nice is None:
+        return width, centre
+    lower_edge = param.low + (x - below) * span
+    multiple = round(lower_edge / nice)
+    if abs(lower_edge - multiple * nice) <= error * span:
+        centre = ((multiple + 0.5) * nice - param.low) / span
+    return nice / span, centre
+
+
+def _round_number(value: float, tolerance: float) -> float | None:
+    """The number of the form 1, 2, 2.5 or 5 x 10^k nearest to ``value``, if within ``tolerance``."""
+    if value <= 0:
+        return None
+    exponent = math.floor(math.log10(value))
+    candidates = [m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in (1, 2, 2.5, 5)]
+    nearest = min(candidates, key=lambda c: abs(c - value))
+    return nearest if abs(nearest - value) <= tolerance else None
+
+
+def _exact_squares(evaluation: Evaluation) -> float:
+    """The squared loss (for rmse: the mean squared error), which grows like |distance| near an exact answer."""
+    return math.inf if evaluation.loss is None else evaluation.loss**2
 
 
 def _loss(evaluation: Evaluation) -> float:
