@@ -66,7 +66,6 @@ WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
 SCAN_POINTS = 7  # per axis in a line scan
-SCAN_ROUNDS = 2  # rounds of line scans, each from the best point of the last
 NEEDLE_ROUNDS = 2  # passes over the continuous parameters in the search for an exact render
 NEEDLE_ITERATIONS = 6
 NEEDLE_SHRINK = 8
@@ -258,22 +257,16 @@ class AutoStrategy(Strategy):
         crawls along flat valleys; one coarse scan per axis reaches the valley
         floor, where least squares converges fast.
         """
-        moved_axis = -1
-        rounds = SCAN_ROUNDS if len(self.numeric) <= SCAN_ROUNDS else 1  # in many dimensions, scans cost too much
-        for _ in range(min(len(self.numeric), rounds)):
-            axes = [i for i in range(len(self.numeric)) if i != moved_axis]
-            points = []
-            for axis in axes:
-                for k in range(SCAN_POINTS):
-                    point = x.copy()
-                    point[axis] = (k + 0.5) / SCAN_POINTS
-                    points.append(point)
-            results = yield [self._compose(p, choices) for p in points]
-            index = min(range(len(results)), key=lambda k: _loss(results[k]))
-            if _loss(results[index]) >= _loss(base):
-                break
+        points = []
+        for axis in range(len(self.numeric)):
+            for k in range(SCAN_POINTS):
+                point = x.copy()
+                point[axis] = (k + 0.5) / SCAN_POINTS
+                points.append(point)
+        results = yield [self._compose(p, choices) for p in points]
+        index = min(range(len(results)), key=lambda k: _loss(results[k]), default=None)
+        if index is not None and _loss(results[index]) < _loss(base):
             x, base = points[index], results[index]
-            moved_axis = axes[index // SCAN_POINTS]
         if base.residuals is None:
             base = (yield [self._compose(x, choices)])[0]
         return x, base
