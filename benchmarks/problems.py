@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from skimage import data, transform
 
+from filterfit.demo import PARAMS, TEMPLATE
 from filterfit.filters import CommandFilter
 from filterfit.fit import load_pairs
 from filterfit.images import save_image, to_float
@@ -51,8 +52,6 @@ from filterfit.metrics import get_metric
 from filterfit.problem import Problem
 from filterfit.space import as_space
 
-BLUR = "convert {input} -blur {radius}x{sigma} {output}"
-BLUR_PARAMS = ("radius=0:100", "sigma=0:100")
 BLUR_TRUTH = {"radius": 27.0, "sigma": 20.0}
 
 CHAIN = (
@@ -117,11 +116,11 @@ def _b1(folder: Path, photo: Path) -> BenchProblem:
     return BenchProblem(
         name="B1",
         description="the memo's blur: 512x512 photo, PNG target made by `convert -blur 27x20`",
-        template=BLUR,
-        params=BLUR_PARAMS,
+        template=TEMPLATE,
+        params=PARAMS,
         truth=BLUR_TRUTH,
         source=photo,
-        target=make_target(BLUR, BLUR_TRUTH, photo, folder / "b1-target.png"),
+        target=make_target(TEMPLATE, BLUR_TRUTH, photo, folder / "b1-target.png"),
         success=b1_success,
         rule="27 <= radius < 27.5, |sigma - 20| <= 0.05, rmse <= 1e-4",
     )
@@ -134,11 +133,11 @@ def _b2(folder: Path, photo: Path) -> BenchProblem:
     return BenchProblem(
         name="B2",
         description="B1 at 4 megapixels: the photo upscaled to 2048x2048 (bicubic), the same blur",
-        template=BLUR,
-        params=BLUR_PARAMS,
+        template=TEMPLATE,
+        params=PARAMS,
         truth=BLUR_TRUTH,
         source=source,
-        target=make_target(BLUR, BLUR_TRUTH, source, folder / "b2-target.png"),
+        target=make_target(TEMPLATE, BLUR_TRUTH, source, folder / "b2-target.png"),
         success=b1_success,
         rule="as B1",
     )

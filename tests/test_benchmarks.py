@@ -120,6 +120,19 @@ def test_b3_chain_is_identifiable(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("benchmark_modules")
+def test_auto_solves_b3(tmp_path: Path) -> None:
+    """B3's correlated parameters (brightness, midpoint, gamma): forward differences alone only crept
+    towards them (rmse 0.0037 after 300 evaluations); central differences once progress slows succeed."""
+    import problems
+
+    import filterfit
+
+    (b3,) = problems.make_problems(tmp_path, ("B3",))
+    result = filterfit.fit(b3.template, list(b3.params), b3.source, b3.target, budget=300, seed=0, workers=2)
+    assert problems.within_one_percent(result.best_params, result.best_error), result.best_params
+
+
+@pytest.mark.usefixtures("benchmark_modules")
 def test_success_rules() -> None:
     import problems
 
