@@ -117,7 +117,8 @@ def run(problem: BenchProblem, method: Method, seed: int, budget: int) -> Outcom
     finally:
         if isinstance(strategy, LoopStrategy):
             strategy.close()
-    first = next((r.number + 1 for r in result.history if problem.success(r.params, r.error)), None)
+    # success counts on the whole image: evaluations on a crop (auto on large photos) score other pixels
+    first = next((r.number + 1 for r in result.history if r.crop is None and problem.success(r.params, r.error)), None)
     return Outcome(
         **base,
         success=problem.success(result.best_params, result.best_error),

@@ -2,6 +2,7 @@
 
 Modules:
     fit         -- ``fit()``, the ask -> evaluate -> tell loop
+    fidelity    -- large photos: a search on a centre crop first
     space       -- search-space parameters and the ``--param`` grammar
     filters     -- command templates and Python functions as filters
     metrics     -- rmse, mae, psnr, ssim, de2000

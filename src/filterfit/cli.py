@@ -79,6 +79,11 @@ def _fit_options(function: Any) -> Any:
 @_fit_options
 @click.option("--border", default=0, show_default=True, type=int, help="Pixels at the edges to ignore.")
 @click.option(
+    "--crop/--no-crop",
+    default=None,
+    help="Search a centre crop first, finish on the whole image [default: for photos of 1.5 megapixels or more].",
+)
+@click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Folder for result.json, best.png, diff.png, plots."
 )
 @click.option("--storage", default=None, help="Optuna storage URL (default: a journal file in --out).")
@@ -148,6 +153,12 @@ def _report(result: Any, options: dict[str, Any]) -> None:
         f"({result.failed} failed) in {result.elapsed_s:.1f} s with {result.workers} workers"
         + (" - stopped: close enough to exact" if result.stopped == "exact" else "")
     )
+    cropped = [record for record in result.history if record.crop is not None]
+    if cropped:
+        console.print(
+            f"searched a {cropped[0].crop} crop first ({len(cropped)} evaluations), "
+            f"then the whole image ({result.evaluations - len(cropped)})"
+        )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if options.get("out"):

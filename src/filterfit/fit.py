@@ -16,6 +16,7 @@ import optuna
 
 from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, MetricError
 from .evaluator import Evaluator, default_workers
+from .fidelity import plan_crop
 from .filters import as_filter
 from .images import Image, load_image, to_float
 from .metrics import get_metric, make_mask
@@ -68,6 +69,7 @@ def fit(
     study_name: str | None = None,
     out: str | Path | None = None,
     stop_below: float | None = None,
+    crop: bool | None = None,
     callback: Callable[[Progress], None] | None = None,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
@@ -106,6 +108,10 @@ def fit(
     out : path, optional
         Folder for result.json, best.png, diff.png, convergence.png and the
         study's journal.
+    crop : bool, optional
+        Search a centre crop first and finish at full resolution (see
+        :mod:`filterfit.fidelity`). Default: for one pair of photos of 1.5
+        megapixels or more, when the strategy is given by name.
     callback : callable, optional
         Called with a :class:`Progress` after each evaluation.
 
@@ -127,19 +133,39 @@ def fit(
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
         _check_same_size(images)
-    first_source, first_target = images[0]
-    prepared = filter.prepare([s for s, _ in images], first_target, single_thread=workers > 1)
-    problem = Problem(prepared, space, images, metric, mask=mask)
-    strategy = get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
+    # a strategy object cannot be cloned for the crop: only one given by name gets a crop phase
+    plan = plan_crop(images, enabled=crop, masked=mask is not None) if isinstance(strategy, str) else None
+    problem = _problem(filter, space, images, metric, mask, workers)
+    strategy_name, strategy = strategy, get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
     folder = prepare_folder(out) if out is not None else None
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
     run = _Run(problem, strategy, study, budget, workers, callback, stop_below)
+    if plan is not None:
+        crop_mask = make_mask(plan.pairs[0][1].pixels.shape, border=plan.border)
+        crop_problem = _problem(filter, space, plan.pairs, metric, crop_mask, workers)
+        crop_budget = plan.budget(budget)
+        crop_strategy = get_strategy(strategy_name, space, seed=seed, budget=crop_budget, workers=workers)
+        crop_run = _Run(crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry)
+        crop_run.execute()
+        run.follow(crop_run)
     run.execute()
     result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
     if folder is not None:
         write_outputs(result, problem, folder)
     return result
+
+
+def _problem(
+    filter: Filter,
+    space: Space,
+    pairs: list[tuple[Image, Image]],
+    metric: Metric,
+    mask: np.ndarray | None,
+    workers: int,
+) -> Problem:
+    prepared = filter.prepare([s for s, _ in pairs], pairs[0][1], single_thread=workers > 1)
+    return Problem(prepared, space, pairs, metric, mask=mask)
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
@@ -214,8 +240,9 @@ class _Run:
         workers: int,
         callback: Callable[[Progress], None] | None,
         stop_below: float | None = None,
+        crop: str | None = None,
     ) -> None:
-        self.problem, self.strategy, self.study = problem, strategy, study
+        self.problem, self.strategy, self.study, self.crop = problem, strategy, study, crop
         self.budget, self.workers, self.callback = budget, workers, callback
         self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
         self.records: list[TrialRecord] = []
@@ -224,9 +251,16 @@ class _Run:
         self.started = time.perf_counter()
         self.elapsed = 0.0
 
+    def follow(self, crop: _Run) -> None:
+        """Go on from a search of a crop: its evaluations count, its best is the first to try here."""
+        self.records, self.started = list(crop.records), crop.started
+        self.strategy.hint([crop.best.params] if crop.best else [], learnt_from=crop.strategy)
+        if crop.stopped == "interrupted":
+            self.stopped = "interrupted"
+
     def execute(self) -> None:
         pending: dict[Future[Evaluation], optuna.Trial] = {}
-        asked = 0
+        asked = len(self.records)
         with Evaluator(self.problem, self.workers) as evaluator:
             try:
                 while True:
@@ -252,6 +286,8 @@ class _Run:
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
         trial.set_user_attr("seconds", round(evaluation.seconds, 4))
+        if self.crop is not None:
+            trial.set_user_attr("crop", self.crop)
         if evaluation.ok:
             trial.set_user_attr("error", evaluation.value)
             self.study.tell(trial, evaluation.loss)
@@ -267,6 +303,7 @@ class _Run:
                 state="complete" if evaluation.ok else "fail",
                 seconds=round(evaluation.seconds, 4),
                 reason=evaluation.reason,
+                crop=self.crop,
             )
         )
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]
@@ -310,7 +347,7 @@ class _Run:
                 "blurs the optimum; use PNG or TIFF targets for exact answers"
             )
         history = tuple(sorted(self.records, key=lambda r: r.number))
-        seconds = [r.seconds for r in history if r.state == "complete"]
+        seconds = [r.seconds for r in history if r.state == "complete" and r.crop is None]
         return FitResult(
             best_params=dict(self.best.params),
             best_error=self.best.value,

@@ -42,6 +42,7 @@ class TrialRecord:
     state: str  # "complete" or "fail"
     seconds: float = 0.0
     reason: str | None = None
+    crop: str | None = None  # WxH+X+Y of the crop it was scored on; None for the whole image
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ def intervals(
     """
     tolerance = max(1e-9, abs(best_error) * 1e-6)
     sign = 1 if direction == "minimize" else -1
-    close = [r for r in history if r.error is not None and sign * (r.error - best_error) <= tolerance]
+    close = [  # evaluations on a crop scored other pixels: their errors do not compare
+        r for r in history if r.error is not None and r.crop is None and sign * (r.error - best_error) <= tolerance
+    ]
     result: dict[str, list[float]] = {}
     for param in space.numeric:
         values = [float(r.params[param.name]) for r in close if param.name in r.params]

@@ -56,7 +56,8 @@ Search = Generator[Batch, list["Evaluation"], None]
 FIRST_STEP = 1e-2  # finite-difference step, as a fraction of each parameter's range
 SMALLEST_STEP = 1e-5
 TINY_STEP = 1e-4  # a move that changes the render of any continuous parameter
-EDGE_BISECTIONS = 5
+EDGE_BISECTIONS = 3
+EDGE_GROWTH = 8  # bracketing a step's edge: each probe this much further out
 MAX_STRIDE = 8  # steps a walk may jump at once
 FEW_LEVELS = 16  # a stepped parameter with at most this many steps is walked end to end
 SMALL_GAIN = 1e-3  # relative improvement below which least squares is creeping
@@ -102,6 +103,7 @@ class AutoStrategy(Strategy):
         self._in_flight: dict[int, tuple[Any, ...]] = {}
         self._task: _Task | None = None
         self._scanned: list[tuple[Any, ...]] = []
+        self._hinted: set[tuple[Any, ...]] = set()
         self._tried: list[np.ndarray] = []
         self._stepped: dict[str, float] = {}  # parameter -> smallest difference step that changed the render
         self._no_effect: set[str] = set()
@@ -113,6 +115,15 @@ class AutoStrategy(Strategy):
         self._centres: dict[str, float] = {}  # a step's middle, per stepped parameter
 
     # -- the driver's side -------------------------------------------------
+
+    def hint(self, points: Sequence[Any], *, learnt_from: Strategy | None = None) -> None:
+        """Start from these points instead of a scan; take over the steps another ``auto`` measured."""
+        super().hint(points)
+        if isinstance(learnt_from, AutoStrategy) and learnt_from.numeric == self.numeric:
+            self._stepped, self._centres = dict(learnt_from._stepped), dict(learnt_from._centres)
+            self._no_effect = set(learnt_from._no_effect)
+            self._steps, self._floors = learnt_from._steps.copy(), learnt_from._floors.copy()
+            self._probed = learnt_from._probed
 
     def ask(self, study: optuna.Study) -> optuna.Trial | None:
         self._advance()
@@ -190,6 +201,8 @@ class AutoStrategy(Strategy):
                     self._cache[key] = replace(self._cache[key], residuals=None)
 
     def _next_search(self) -> Search:
+        if self.hints:
+            return self._evaluate_hints()
         start = self._next_start()
         _log.debug("after %d evaluations: %s", len(self._cache), "scan" if start is None else f"fit from {start}")
         if start is None:
@@ -209,12 +222,24 @@ class AutoStrategy(Strategy):
     def _scan(self) -> Search:
         """A batch of scrambled Sobol points over the whole space."""
         dims = len(self.space)
-        count = 16 if dims <= 2 else 32 if dims <= 6 else 64
+        count = 8 if dims <= 2 else 32 if dims <= 6 else 64
         count = max(4, min(count, self.budget // 4))
         count = 1 << int(math.log2(count))  # Sobol points are balanced in powers of two
         rows = self._sobol.random(count)
         results = yield [self._from_row(row) for row in rows]
         self._scanned.extend(_key(result, self.space) for result in results)
+
+    def _evaluate_hints(self) -> Search:
+        """The hinted points, as the starts to fit from before any scan."""
+        hints, self.hints = self.hints, []
+        points = [self._compose(self._unit(tuple(h[n] for n in self.space.names)), self._choices(h)) for h in hints]
+        results = yield points
+        keys = [_key(result, self.space) for result in results]
+        self._scanned.extend(keys)
+        self._hinted.update(keys)
+
+    def _choices(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {p.name: params[p.name] for p in self.categorical}
 
     def _from_row(self, row: np.ndarray) -> Any:
         """A Sobol row as a point: numeric coordinates as they are, choices by bucket."""
@@ -233,7 +258,9 @@ class AutoStrategy(Strategy):
         base = self._cache[start]
         if base.residuals is None:
             base = (yield [self._compose(x, choices)])[0]
-        x, base = yield from self._line_scans(x, base, choices)
+        hinted = start in self._hinted  # the end of a search already (of a crop): no need to look far
+        if not hinted:
+            x, base = yield from self._line_scans(x, base, choices)
         _log.debug("after %d evaluations: scanned to %s loss %.6g", len(self._cache), base.params, base.loss)
         if not self._probed:
             yield from self._find_steps(x, base, choices)
@@ -241,7 +268,8 @@ class AutoStrategy(Strategy):
         free = np.ones(len(self.numeric), dtype=bool)
         x, base = yield from self._levenberg_marquardt(x, base, choices, free)
         _log.debug("after %d evaluations: least squares to %s loss %.6g", len(self._cache), base.params, base.loss)
-        x, base = yield from self._polish_steps(x, base, choices)
+        if not hinted:  # the search that gave the hint has compared the steps
+            x, base = yield from self._polish_steps(x, base, choices)
         _log.debug("after %d evaluations: polished to %s loss %.6g", len(self._cache), base.params, base.loss)
         if base.loss:
             x, base = yield from self._needle(x, base, choices)
@@ -316,7 +344,7 @@ class AutoStrategy(Strategy):
         room = 1 - x[index] if direction > 0 else x[index]
         distance = tiny
         while changed is None and distance < min(room, WIDEST_STEP):
-            distance = min(distance * 4, room, WIDEST_STEP)
+            distance = min(distance * EDGE_GROWTH, room, WIDEST_STEP)
             point = x.copy()
             point[index] += direction * distance
             result = (yield [self._compose(point, choices)])[0]
@@ -457,15 +485,30 @@ class AutoStrategy(Strategy):
         count = max(2, self.workers)
         for k in range(count):
             lam = damping * 10 ** (k - 1) if count > 2 else damping * 10**k
-            try:
-                step = np.linalg.solve(normal + lam * np.diag(scale), -gradient)
-            except np.linalg.LinAlgError:
+            step = _solve(normal + lam * np.diag(scale), gradient, free)
+            # A stepped parameter moved within its step changes nothing, and the others' move, solved
+            # as if it did, is off: solve again without it.
+            stuck = free & self._within_step(x, step)
+            if step is not None and stuck.any():
+                step = _solve(normal + lam * np.diag(scale), gradient, free & ~stuck)
+            if step is None:
                 continue
-            step[~free] = 0
             point = np.clip(x + step, 0, 1)
             if np.max(np.abs(point - x)) > 1e-9:
                 candidates.append((point, lam))
         return candidates
+
+    def _within_step(self, x: np.ndarray, step: np.ndarray | None) -> np.ndarray:
+        """Stepped parameters that ``step`` would leave on the step they are on."""
+        stuck = np.zeros(len(self.numeric), dtype=bool)
+        if step is None:
+            return stuck
+        for index, param in enumerate(self.numeric):
+            width = self._stepped.get(param.name)
+            if width is not None and param.name in self._centres and step[index] != 0:
+                here = self._centred(index, x[index], width)
+                stuck[index] = self._centred(index, x[index] + step[index], width) == here
+        return stuck
 
     def _needle(
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
@@ -521,8 +564,8 @@ class AutoStrategy(Strategy):
             index = [p.name for p in self.numeric].index(name)
             others = np.ones(len(self.numeric), dtype=bool)
             others[index] = False
-            if base.loss != 0 and others.any():  # first the best of the others on this step
-                x, base = yield from self._levenberg_marquardt(x, base, choices, others)
+            if base.loss != 0 and others.any():  # first the others on this step, as roughly as the walks fit theirs
+                x, base = yield from self._levenberg_marquardt(x, base, choices, others, iterations=WALK_ITERATIONS)
             downhill = -1 if self._slope[index] > 0 else 1
             for direction in (downhill, -downhill):
                 x, base = yield from self._walk(x, base, index, direction * step, choices, others)
@@ -609,6 +652,18 @@ class AutoStrategy(Strategy):
     def _unit(self, key: tuple[Any, ...]) -> np.ndarray:
         values = dict(zip(self.space.names, key))
         return np.array([p.to_unit(values[p.name]) for p in self.numeric])
+
+
+def _solve(matrix: np.ndarray, gradient: np.ndarray, free: np.ndarray) -> np.ndarray | None:
+    """The Gauss-Newton step of the free parameters (the others stay), or None when singular."""
+    step = np.zeros_like(gradient)
+    if not free.any():
+        return None
+    try:
+        step[free] = np.linalg.solve(matrix[np.ix_(free, free)], -gradient[free])
+    except np.linalg.LinAlgError:
+        return None
+    return step
 
 
 def _central_differences(

@@ -9,7 +9,7 @@ wants and asks the study for that trial, so the study stays the record.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -38,6 +38,15 @@ class Strategy(ABC):
         self.seed = seed
         self.budget = budget
         self.workers = workers
+        self.hints: list[dict[str, Any]] = []  # parameters to evaluate before anything else
+
+    def hint(self, points: Sequence[Mapping[str, Any]], *, learnt_from: Strategy | None = None) -> None:
+        """Start from these points (e.g. the best of a search on a crop of the photo).
+
+        ``learnt_from`` is the strategy that found them, on the same space:
+        a strategy may take over what it learnt about the parameters.
+        """
+        self.hints.extend(dict(point) for point in points)
 
     def sampler(self) -> optuna.samplers.BaseSampler:
         """The sampler the study is created with."""
@@ -62,6 +71,10 @@ class Strategy(ABC):
     def intervals(self, best: dict[str, Any]) -> dict[str, tuple[float, float]]:
         """Ranges around the best values known to give the same render (e.g. a step's extent)."""
         return {}
+
+    def ask_hinted(self, study: optuna.Study) -> optuna.Trial | None:
+        """A trial for the next hinted point, or None when none is left."""
+        return self.ask_fixed(study, self.hints.pop(0)) if self.hints else None
 
     def ask_fixed(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial:
         """A trial with exactly these parameters, recorded in the study."""

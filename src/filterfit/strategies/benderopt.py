@@ -83,6 +83,9 @@ class BenderoptStrategy(Strategy):
         self._samples: dict[int, dict[str, Any]] = {}
 
     def ask(self, study: optuna.Study) -> optuna.Trial:
+        hinted = self.ask_hinted(study)  # benderopt never hears of it: it only learns from its own samples
+        if hinted is not None:
+            return hinted
         sample: dict[str, Any] = {}
         if self._free:
             with self._generators():

@@ -44,7 +44,7 @@ class SamplerStrategy(Strategy):
         return optuna.samplers.RandomSampler(seed=seed)
 
     def ask(self, study: optuna.Study) -> optuna.Trial:
-        return study.ask(self.space.distributions())
+        return self.ask_hinted(study) or study.ask(self.space.distributions())
 
 
 def _need(module: str, extra: str, what: str) -> None:

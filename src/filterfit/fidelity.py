@@ -1,0 +1,87 @@
+"""Search on a centre crop of a large photo first, then confirm and finish at full resolution.
+
+One evaluation of a 4-megapixel photo costs about 16 times one of a 512x512
+photo, yet a filter's parameters show just as clearly in a quarter of a
+megapixel. So a fit of a large photo first searches a centre crop: the
+filter renders the crop plus a margin, and only the inside of the margin is
+compared, so a neighbourhood filter (a blur, a sharpen) sees the same pixels
+around every compared pixel as it does in the whole photo. The crop's best
+parameters are then evaluated on the whole photo; the search goes on there
+from them, with what the strategy learnt about the parameters (e.g. steps),
+and the full-resolution evaluations alone decide the answer.
+
+Filters whose result depends on the position in the frame (a vignette, a
+gradient) or whose reach exceeds the margin give a crop answer that the
+whole photo does not confirm; the full-resolution phase then searches on with
+the rest of the budget. Pass ``crop=False`` (``--no-crop``) for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import FilterFitError
+from .images import Image
+
+__all__ = ["CROP_ABOVE", "Crop", "plan_crop"]
+
+CROP_ABOVE = 1_500_000  # pixels of a photo from which a crop phase pays for itself
+CROP_SIDE = 512  # compared pixels per side of the crop
+CROP_MARGIN = 128  # rendered but not compared on each side: room for a neighbourhood filter's reach
+CROP_SHARE = 0.75  # of the budget, the most the crop phase may spend
+
+
+@dataclass(frozen=True)
+class Crop:
+    """The image pairs cut to a centre crop, the pixels to compare in them, and where the crop is."""
+
+    pairs: list[tuple[Image, Image]]
+    border: int
+    geometry: str  # ImageMagick's WxH+X+Y of the rendered crop in the photo
+
+    def budget(self, total: int) -> int:
+        """Evaluations the crop phase may spend out of ``total``."""
+        return max(1, int(total * CROP_SHARE))
+
+
+def plan_crop(pairs: Sequence[tuple[Image, Image]], *, enabled: bool | None, masked: bool) -> Crop | None:
+    """A crop phase for these pairs, or None when it would not pay (or is switched off).
+
+    ``enabled`` None decides by size: one pair of at least :data:`CROP_ABOVE`
+    pixels, no mask. True asks for a crop of any pair big enough to hold one.
+    """
+    if enabled is False:
+        return None
+    problem = _why_not(pairs, masked=masked, by_size=enabled is None)
+    if problem is not None:
+        if enabled:
+            raise FilterFitError(f"cannot search on a crop: {problem}; leave out --crop")
+        return None
+    source, target = pairs[0]
+    side = CROP_SIDE + 2 * CROP_MARGIN
+    top, left = (source.height - side) // 2, (source.width - side) // 2
+    window = np.s_[top : top + side, left : left + side]
+    cut = [(_cut(source, window), _cut(target, window))]
+    return Crop(cut, CROP_MARGIN, f"{side}x{side}+{left}+{top}")
+
+
+def _why_not(pairs: Sequence[tuple[Image, Image]], *, masked: bool, by_size: bool) -> str | None:
+    side = CROP_SIDE + 2 * CROP_MARGIN
+    if len(pairs) != 1:
+        return "it works on one image pair, not several"
+    if masked:
+        return "a mask or border already chooses the pixels to compare"
+    source = pairs[0][0]
+    if source.width < side or source.height < side:
+        return f"the photo is {source.size_text}, smaller than the {side}x{side} crop"
+    if by_size and source.width * source.height < CROP_ABOVE:
+        return "the photo is small enough to search whole"
+    return None
+
+
+def _cut(image: Image, window: tuple[slice, slice]) -> Image:
+    # path=None: a program that reads files gets the crop written for it, not the whole photo
+    return replace(image, pixels=np.ascontiguousarray(image.pixels[window]), path=None)

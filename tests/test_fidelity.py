@@ -1,0 +1,152 @@
+"""Searching a centre crop of a large photo first, then confirming on the whole photo (filterfit.fidelity)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import filterfit
+from filterfit.errors import FilterFitError
+from filterfit.fidelity import plan_crop
+from filterfit.images import Image, save_image, to_float
+from filterfit.space import as_space
+from filterfit.strategies import get_strategy
+
+
+def _pairs(width: int, height: int, count: int = 1) -> list[tuple[Image, Image]]:
+    pixels = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
+    return [(Image(pixels, path=Path("photo.png")), Image(pixels))] * count
+
+
+def test_a_photo_below_one_and_a_half_megapixels_is_searched_whole():
+    assert plan_crop(_pairs(1000, 1000), enabled=None, masked=False) is None
+
+
+def test_a_large_photo_gets_a_centre_crop_whose_margin_is_rendered_but_not_compared():
+    pairs = _pairs(1600, 1200)
+    plan = plan_crop(pairs, enabled=None, masked=False)
+    assert plan is not None
+    source, target = plan.pairs[0]
+    assert plan.geometry == "768x768+416+216"
+    assert plan.border == 128
+    np.testing.assert_array_equal(source.pixels, pairs[0][0].pixels[216:984, 416:1184])
+    assert source.pixels.flags.c_contiguous
+    assert source.path is None  # a program that reads files must get the crop, not the photo
+    assert plan.budget(200) == 150
+
+
+@pytest.mark.parametrize(
+    ("pairs", "masked"), [(_pairs(1600, 1200), True), (_pairs(1600, 1200, count=2), False)], ids=["mask", "pairs"]
+)
+def test_no_crop_by_default_with_a_mask_or_several_pairs(pairs, masked):
+    assert plan_crop(pairs, enabled=None, masked=masked) is None
+
+
+def test_no_crop_when_switched_off():
+    assert plan_crop(_pairs(1600, 1200), enabled=False, masked=False) is None
+
+
+def test_a_crop_asked_for_on_a_small_photo_is_a_clear_error():
+    with pytest.raises(
+        FilterFitError, match=r"cannot search on a crop: the photo is 500x500, smaller than the 768x768 crop"
+    ):
+        plan_crop(_pairs(500, 500), enabled=True, masked=False)
+
+
+def test_a_crop_asked_for_on_a_photo_below_the_size_threshold_is_made():
+    assert plan_crop(_pairs(800, 800), enabled=True, masked=False) is not None
+
+
+def test_a_hint_is_the_first_trial_a_sampler_strategy_asks_for():
+    import optuna
+
+    space = as_space(["sigma=0.3:5"])
+    strategy = get_strategy("tpe", space, seed=0)
+    strategy.hint([{"sigma": 1.25}])
+    study = optuna.create_study(sampler=strategy.sampler())
+    assert strategy.ask(study).params == {"sigma": 1.25}
+    assert strategy.ask(study).params != {"sigma": 1.25}
+
+
+@pytest.fixture(scope="module")
+def large_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scikit-image's astronaut at 800x800: big enough for a crop with its margin."""
+    from skimage import data, transform
+
+    pixels = transform.resize(to_float(data.astronaut()), (800, 800), order=1, anti_aliasing=False)
+    return save_image(np.clip(pixels, 0, 1).astype(np.float32), tmp_path_factory.mktemp("large") / "photo.png")
+
+
+@pytest.mark.slow
+@pytest.mark.requires("convert")
+def test_fit_searches_the_crop_then_confirms_on_the_whole_photo(large_photo):
+    target = large_photo.with_name("target.png")
+    subprocess.run(["convert", str(large_photo), "-blur", "0x2", str(target)], check=True)
+    result = filterfit.fit(
+        "convert {input} -blur 0x{sigma} {output}",
+        ["sigma=0.3:5"],
+        large_photo,
+        target,
+        crop=True,
+        budget=60,
+        workers=2,
+        seed=0,
+    )
+    cropped = [r for r in result.history if r.crop is not None]
+    whole = [r for r in result.history if r.crop is None]
+    assert cropped and {r.crop for r in cropped} == {"768x768+16+16"}
+    assert whole and min(r.number for r in whole) > max(r.number for r in cropped)
+    assert len(whole) < 16  # refined from the crop's answer, not searched again (a scan alone is 16)
+    assert result.best_params["sigma"] == pytest.approx(2, abs=0.02)
+    assert result.best_error < 1e-4
+    assert result.best_error in {r.error for r in whole}  # the answer is scored on the whole photo
+    assert result.evaluations == len(result.history) <= 60
+
+
+def test_auto_takes_over_the_steps_another_auto_measured(small_pixels):
+    """What the crop's search learnt about a stepped parameter is not measured again on the whole photo."""
+
+    def stepped(pixels, level, gain):
+        return pixels * gain * (np.floor(level * 2) / 2)  # renders identical within steps of 0.5
+
+    space = as_space(["level=1:5", "gain=0.5:1.5"])
+    target = stepped(small_pixels, 2.2, 0.8)
+    crop_search = get_strategy("auto", space, seed=0, budget=60)
+    filterfit.fit(stepped, space, small_pixels, target, strategy=crop_search, budget=60, workers=1, seed=0)
+    assert any("steps" in flag for flag in crop_search.flags()["level"])
+    whole = get_strategy("auto", space, seed=0, budget=60)
+    whole.hint([{"level": 2.2, "gain": 0.8}], learnt_from=crop_search)
+    assert whole.flags() == crop_search.flags()
+
+
+@pytest.mark.requires("convert")
+def test_the_cli_says_it_searched_a_crop_first(large_photo):
+    from click.testing import CliRunner
+
+    from filterfit.cli import cli
+
+    target = large_photo.with_name("target-cli.png")
+    subprocess.run(["convert", str(large_photo), "-blur", "0x2", str(target)], check=True)
+    args = ["fit", large_photo, target, "--command", "convert {input} -blur 0x{sigma} {output}"]
+    args += ["--param", "sigma=0.3:5", "--crop", "--budget", 8, "--workers", 2, "--seed", 0]
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
+    assert "searched a 768x768+16+16 crop first (6 evaluations), then the whole image (2)" in result.stdout
+
+
+@pytest.mark.requires("convert")
+def test_the_cli_refuses_a_crop_of_a_small_photo(small_photo):
+    from click.testing import CliRunner
+
+    from filterfit.cli import cli
+
+    args = ["fit", small_photo, small_photo, "--command", "convert {input} -blur 0x{sigma} {output}"]
+    args += ["--param", "sigma=0.3:5", "--crop"]
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: cannot search on a crop: the photo is 32x32, smaller than the 768x768 crop; leave out --crop"
+    )
