@@ -324,8 +324,8 @@ class AutoStrategy(Strategy):
                 continue
             if not any(r.ok and r.output_hash == base.output_hash for r in pair):
                 continue
-            above, above_error = yield from self._step_edge(x, base, index, 1, tiny[index], choices)
-            below, below_error = yield from self._step_edge(x, base, index, -1, tiny[index], choices)
+            edges = [self._step_edge(x, base, index, direction, tiny[index], choices) for direction in (1, -1)]
+            (above, above_error), (below, below_error) = yield from _side_by_side(edges)
             name = self.numeric[index].name
             if above + below >= 2 * WIDEST_STEP:
                 self._no_effect.add(name)
@@ -652,6 +652,31 @@ class AutoStrategy(Strategy):
     def _unit(self, key: tuple[Any, ...]) -> np.ndarray:
         values = dict(zip(self.space.names, key))
         return np.array([p.to_unit(values[p.name]) for p in self.numeric])
+
+
+def _side_by_side(
+    searches: Sequence[Generator[Batch, list[Evaluation], Any]],
+) -> Generator[Batch, list[Evaluation], list[Any]]:
+    """Run searches together, each batch holding the next points of all (so that workers are not idle)."""
+    outcomes: list[Any] = [None] * len(searches)
+    batches: dict[int, Batch] = {}
+    for index, search in enumerate(searches):
+        try:
+            batches[index] = next(search)
+        except StopIteration as stop:
+            outcomes[index] = stop.value
+    while batches:
+        order = list(batches)
+        results = yield [point for index in order for point in batches[index]]
+        for index in order:
+            size = len(batches[index])
+            part, results = results[:size], results[size:]
+            try:
+                batches[index] = searches[index].send(part)
+            except StopIteration as stop:
+                outcomes[index] = stop.value
+                del batches[index]
+    return outcomes
 
 
 def _solve(matrix: np.ndarray, gradient: np.ndarray, free: np.ndarray) -> np.ndarray | None:
