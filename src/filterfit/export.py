@@ -262,7 +262,11 @@ class Exported:
 
 
 def export_luts(
-    result: FitResult, *, cube: str | Path | None = None, hald: str | Path | None = None, check: str | Path | None = None
+    result: FitResult,
+    *,
+    cube: str | Path | None = None,
+    hald: str | Path | None = None,
+    check: str | Path | None = None,
 ) -> Exported:
     """Write the fitted filter as a .cube and/or a Hald CLUT, and measure each against the filter.
 
