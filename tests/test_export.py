@@ -85,6 +85,7 @@ def _save16(pixels: np.ndarray, path: Path) -> Path:
 
 def test_cube_reads_back_in_colour_science(tmp_path):
     import colour  # colour-science, in the test extra: a reader that is not ours
+
     result = FitResult.load(make_result(tmp_path))
     lut = measure_lut(rebuild(result))
     write_cube(lut, tmp_path / "look.cube", title="filterfit test")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from .apply import Fitted, rebuild
 from .errors import FilterFitError
 from .filters import CommandFilter
-from .images import Image, load_image, quantize, save_image, to_float
+from .images import Image, load_image, save_image, to_float
 from .metrics import psnr
 from .result import FitResult
 
@@ -280,7 +280,8 @@ def export_luts(
     """
     fitted = rebuild(result)
     photo, label = _check_photo(check)
-    reference = fitted.render(photo)[:, :, :3]
+    # At 16 bits, so that the figure is the LUT's own accuracy, not 8-bit rounding (ImageMagick truncates some)
+    reference = fitted.render(replace(photo, bit_depth=16))[:, :, :3]
     written: dict[str, Path] = {}
     accuracy: dict[str, float] = {}
     spatial: tuple[str, ...] = ()
@@ -289,8 +290,7 @@ def export_luts(
             continue
         lut = measure_lut(fitted, size)
         spatial = lut.spatial
-        applied = to_float(quantize(lut.apply(photo.pixels), photo.bit_depth))  # as a file holds it, like the render
-        accuracy[kind] = round(psnr(reference, applied), 2)
+        accuracy[kind] = round(psnr(reference, lut.apply(photo.pixels)), 2)
         comments = (f"from filterfit: {fitted.description}", f"{accuracy[kind]:.1f} dB PSNR vs the filter on {label}")
         if kind == "cube":
             written[kind] = write_cube(lut, path, title=fitted.description, comments=comments)
