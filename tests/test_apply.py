@@ -80,6 +80,7 @@ def test_apply_writes_what_imagemagick_writes_at_each_bit_depth(tmp_path, photos
         assert np.array_equal(written.pixels, expected)
 
 
+@pytest.mark.slow
 def test_a_fit_from_the_command_line_applies_to_another_photo(tmp_path, photos, small_photo):
     """The whole chain: fit writes result.json, apply reads it and renders like the template does."""
     target = tmp_path / "target.png"

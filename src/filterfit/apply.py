@@ -222,9 +222,9 @@ def apply_to_files(
     """
     if not isinstance(workers, int) or workers < 1:
         raise FilterFitError(f"workers must be an integer >= 1, but got {workers!r}")
+    fitted = rebuild(as_result(result), filter=filter, single_thread=workers > 1)
     paths = [Path(photo) for photo in photos]
     folder = _check_out(Path(out), paths)
-    fitted = rebuild(as_result(result), filter=filter, single_thread=workers > 1)
     done: dict[Path, Applied] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:  # threads: the work is in programs or numpy
         futures = [pool.submit(_apply_one, fitted, path, folder / path.name) for path in paths]

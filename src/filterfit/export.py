@@ -257,7 +257,7 @@ class Exported:
             return []
         return [
             "the filter is not per-pixel, so the LUT holds only its global colour part and leaves out "
-            + "; ".join(self.spatial)
+            + ", ".join(self.spatial)
         ]
 
 
