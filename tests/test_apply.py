@@ -19,6 +19,7 @@ from test_cli import assert_one_line_error, invoke
 import filterfit
 from filterfit.apply import ORIENTATION, _load_look, apply_to_files, look_fitted, rebuild, upright
 from filterfit.errors import FilterFitError
+from filterfit.filters import command as command_module
 from filterfit.images import load_image, save_image
 from filterfit.result import FitResult
 
@@ -273,3 +274,22 @@ def test_rebuild_names_an_incomplete_result(tmp_path):
     result = FitResult.load(make_result(tmp_path, best={"gamma": 1.0}))
     with pytest.raises(FilterFitError, match="no best value for parameter saturation"):
         rebuild(result)
+
+
+def test_programs_that_take_file_names_run_in_parallel(tmp_path, photo):
+    """``PNG24:{output}`` is not a bare placeholder, so convert gets files; two threads must not share one."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    pixels = load_image(photo).pixels
+    sources = [save_image(pixels[: 40 + n, : 50 + n], folder / f"p{n}.png") for n in range(6)]
+    template = "convert {input} -gamma {gamma} PNG24:{output}"
+    scratch = command_module._scratch_folder()
+    before = set(scratch.glob("in-*"))
+    done = apply_to_files(
+        make_result(tmp_path, template, {"gamma": 1.2}, ["gamma=0.5:2"]), sources, tmp_path / "out", workers=2
+    )
+    assert [item.error for item in done] == [None] * 6
+    for source in sources:
+        expected = convert(source, tmp_path / "expected.png", "-gamma", "1.2")
+        assert np.array_equal(load_image(tmp_path / "out" / source.name).pixels, expected)
+    assert set(scratch.glob("in-*")) <= before  # each photo's copy in RAM went with it

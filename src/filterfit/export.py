@@ -139,7 +139,8 @@ def spatial_parts(render: Render) -> tuple[str, ...]:
     if psnr(first, second) < PER_PIXEL_DB:
         return ("random noise or grain (renders differ from run to run)",)
     if psnr(first, np.full_like(first, float(np.median(first)))) < PER_PIXEL_DB:
-        return ("position-dependent effects such as a vignette or a gradient",)
+        # a lattice image has edges too: such an effect shades part of it, so the colours are approximate
+        return ("position-dependent effects such as a vignette (they also shade the lattice the LUT is measured on)",)
     return ("effects that mix neighbouring pixels such as a blur or sharpening",)
 
 
