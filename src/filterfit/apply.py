@@ -131,7 +131,7 @@ def look_fitted(look: Any) -> Fitted:
     The look renders float32 RGB; grey photos are rendered as RGB and turned
     back to grey, and alpha is kept as it is.
     """
-    names = ", ".join(getattr(look, "adjustments", ()) or ())
+    names = ", ".join(item if isinstance(item, str) else getattr(item, "name", str(item)) for item in look.adjustments)
     return Fitted(
         f"look {names}".strip(),
         _on_rgb(look.apply),

@@ -11,6 +11,7 @@ on a photo.
 
 from __future__ import annotations
 
+import math
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,11 @@ HALD_LEVEL = 8  # ImageMagick's hald:8, a 512x512 image of a 64^3 lattice
 PER_PIXEL_DB = 60.0  # a shuffled probe rendered this close to the shuffled render: per-pixel
 BLOCK = 6  # pixels per side of each colour when the filter mixes neighbours
 PROBE_SIZE = 17  # lattice steps of the per-pixel probe (4913 colours)
+
+# What spatial_parts finds; export's warning names them.
+NOISE = "random noise or grain (renders differ from run to run)"
+POSITION = "position-dependent effects such as a vignette (the LUT holds the colours at the image centre)"
+NEIGHBOURS = "effects that mix neighbouring pixels such as a blur or sharpening"
 
 Render = Callable[[Image], np.ndarray]
 
@@ -104,18 +110,36 @@ def _as_image(pixels: np.ndarray) -> Image:
     return Image(np.ascontiguousarray(pixels, dtype=np.float32), bit_depth=16, format="png")
 
 
-def _render_table(render: Render, size: int, block: int) -> np.ndarray:
-    image, (blue, green, red) = lattice_image(size, block)
-    rendered = render(_as_image(image))
-    if rendered.shape[:2] != image.shape[:2]:
+def _render_checked(render: Render, pixels: np.ndarray) -> np.ndarray:
+    rendered = render(_as_image(pixels))
+    if rendered.shape[:2] != pixels.shape[:2]:
         raise FilterFitError(
-            f"the filter turned a {image.shape[1]}x{image.shape[0]} image into {rendered.shape[1]}x"
+            f"the filter turned a {pixels.shape[1]}x{pixels.shape[0]} image into {rendered.shape[1]}x"
             f"{rendered.shape[0]}: a LUT needs a filter that keeps the size"
         )
-    centres = rendered[block // 2 :: block, block // 2 :: block, :3]
+    return rendered[:, :, :3]
+
+
+def _render_table(render: Render, size: int, block: int) -> np.ndarray:
+    """Each colour of the lattice image rendered, read back as the median of its block (noise averages out)."""
+    image, (blue, green, red) = lattice_image(size, block)
+    rendered = _render_checked(render, image)
+    blocks = rendered.reshape(size, block, size * size, block, 3)
     table = np.empty((size, size, size, 3), dtype=np.float32)
-    table[blue, green, red] = centres
+    table[blue, green, red] = blocks[:, 0, :, 0] if block == 1 else np.median(blocks, axis=(1, 3))
     return table
+
+
+def _render_centred(render: Render, size: int) -> np.ndarray:
+    """The lattice as a square in the middle third of a grey canvas, away from the edges a vignette shades."""
+    colours = identity_table(size).reshape(-1, 3)
+    side = math.isqrt(len(colours) - 1) + 1
+    square = np.full((side * side, 3), 0.5, dtype=np.float32)
+    square[: len(colours)] = colours
+    canvas = np.full((3 * side, 3 * side, 3), 0.5, dtype=np.float32)
+    canvas[side : 2 * side, side : 2 * side] = square.reshape(side, side, 3)
+    rendered = _render_checked(render, canvas)[side : 2 * side, side : 2 * side]
+    return np.ascontiguousarray(rendered.reshape(-1, 3)[: len(colours)].reshape(size, size, size, 3))
 
 
 def spatial_parts(render: Render) -> tuple[str, ...]:
@@ -137,11 +161,10 @@ def spatial_parts(render: Render) -> tuple[str, ...]:
     grey = np.full((64, 64, 3), 0.5, dtype=np.float32)
     first, second = render(_as_image(grey)), render(_as_image(grey))
     if psnr(first, second) < PER_PIXEL_DB:
-        return ("random noise or grain (renders differ from run to run)",)
+        return (NOISE,)
     if psnr(first, np.full_like(first, float(np.median(first)))) < PER_PIXEL_DB:
-        # a lattice image has edges too: such an effect shades part of it, so the colours are approximate
-        return ("position-dependent effects such as a vignette (they also shade the lattice the LUT is measured on)",)
-    return ("effects that mix neighbouring pixels such as a blur or sharpening",)
+        return (POSITION,)
+    return (NEIGHBOURS,)
 
 
 def measure_lut(fitted: Fitted, size: int = CUBE_SIZE) -> Lut:
@@ -161,7 +184,10 @@ def measure_lut(fitted: Fitted, size: int = CUBE_SIZE) -> Lut:
     if known or not spatial:
         return Lut(_render_table(fitted.colour, size, 1), spatial)
     coarse = min(size, CUBE_SIZE)  # blocks of 6x6 at 64 steps would be 4096 x 393216 pixels
-    table = _render_table(fitted.colour, coarse, BLOCK)
+    if POSITION in spatial:
+        table = _render_centred(fitted.colour, coarse)
+    else:
+        table = _render_table(fitted.colour, coarse, BLOCK)
     if coarse != size:
         table = apply_lut(table, identity_table(size))
     return Lut(table, spatial)
