@@ -6,6 +6,7 @@ parameters; the photos are made in the tests (8 and 16 bit, EXIF-rotated JPEG an
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageCms, ImageOps
 from test_cli import assert_one_line_error, invoke
 
 import filterfit
@@ -114,7 +115,8 @@ def _rotated_photo(photo: Path, path: Path, orientation: int) -> np.ndarray:
     exif = PILImage.Exif()
     exif[ORIENTATION] = orientation
     exif[0x010F] = "filterfit test camera"  # Make: other EXIF must survive
-    stored.save(path, exif=exif.tobytes(), **({"quality": 95} if path.suffix == ".jpg" else {}))
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    stored.save(path, exif=exif.tobytes(), icc_profile=icc, **({"quality": 95} if path.suffix == ".jpg" else {}))
     with PILImage.open(path) as reopened:
         return np.asarray(ImageOps.exif_transpose(reopened))
 
@@ -128,11 +130,12 @@ def test_exif_orientation_is_kept(tmp_path, photo, suffix):
     run = invoke("apply", result_json, source, "--out", tmp_path / "out")
     assert run.exit_code == 0, run.output
     with PILImage.open(tmp_path / "out" / source.name) as written:
-        exif = written.getexif()
+        exif, icc = written.getexif(), written.info.get("icc_profile")
         displayed = np.asarray(ImageOps.exif_transpose(written))
     assert displayed.shape == shown.shape == (64, 40, 3)  # shows upright, as its input does
     if suffix == ".jpg":
         assert exif[ORIENTATION] == 1 and exif[0x010F] == "filterfit test camera"
+        assert icc is not None and ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
     shown_png = save_image(shown.astype(np.float32) / 255, tmp_path / "shown.png")
     expected = np.rint(convert(shown_png, tmp_path / "e.png", "-gamma", "1.2") * 255)
     difference = np.abs(displayed.astype(int) - expected.astype(int))

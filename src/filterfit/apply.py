@@ -257,25 +257,25 @@ def _apply_one(fitted: Fitted, photo: Path, output: Path) -> Applied:
     started = time.perf_counter()
     try:
         image = load_image(photo)
-        exif = _exif(photo)
+        exif, icc = _metadata(photo)
         if image.format in ("png", "tiff"):  # load_image turns only what Pillow decodes (JPEG ...) upright
             image = Image(upright(image.pixels, int(exif.get(ORIENTATION, 1))), image.bit_depth, image.format, photo)
-        write_like(fitted.render(image), image, output, exif)
+        write_like(fitted.render(image), image, output, exif, icc)
     except (FilterFitError, OSError) as error:
         reason = str(error) if isinstance(error, FilterFitError) else f"cannot write {output}: {error.strerror}"
         return Applied(photo, None, reason, time.perf_counter() - started)
     return Applied(photo, output, None, time.perf_counter() - started)
 
 
-def _exif(photo: Path) -> Any:
-    """The photo's EXIF (an empty mapping when it has none or Pillow cannot read it)."""
+def _metadata(photo: Path) -> tuple[Any, bytes | None]:
+    """The photo's EXIF (empty when it has none or Pillow cannot read it) and ICC colour profile."""
     from PIL import Image as PILImage
 
     try:
         with PILImage.open(photo) as opened:
-            return opened.getexif()
-    except Exception:  # the pixels were readable (load_image succeeded); EXIF is a bonus
-        return PILImage.Exif()
+            return opened.getexif(), opened.info.get("icc_profile")
+    except Exception:  # the pixels were readable (load_image succeeded); metadata is a bonus
+        return PILImage.Exif(), None
 
 
 def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -296,12 +296,12 @@ def upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels if turn is None else np.ascontiguousarray(turn(pixels))
 
 
-def write_like(pixels: np.ndarray, source: Image, path: Path, exif: Any) -> Path:
+def write_like(pixels: np.ndarray, source: Image, path: Path, exif: Any, icc: bytes | None = None) -> Path:
     """Save ``pixels`` in the format ``path`` names, at the bit depth of ``source``.
 
     PNG, TIFF and PNM keep 16 bits; JPEG, WebP and other Pillow formats are
-    8-bit and keep the source's EXIF with the orientation reset to 1 (the
-    pixels are already upright).
+    8-bit and keep the source's EXIF, with the orientation reset to 1 (the
+    pixels are already upright), and its ICC colour profile.
     """
     if path.suffix.lower() in LOSSLESS_SUFFIXES:
         return save_image(pixels, path, bit_depth=source.bit_depth)
@@ -313,6 +313,8 @@ def write_like(pixels: np.ndarray, source: Image, path: Path, exif: Any) -> Path
     if len(exif):
         exif[ORIENTATION] = 1
         options["exif"] = exif.tobytes()
+    if icc:
+        options["icc_profile"] = icc
     try:
         picture.save(path, **options)
     except (KeyError, ValueError) as error:  # Pillow cannot write this format or this mode in it
