@@ -206,7 +206,9 @@ def demo(out: Path, **options: Any) -> None:
 @cli.command()
 @click.argument("result_path", metavar="RESULT.json", type=click.Path(path_type=Path))
 @click.argument("photos", metavar="PHOTO...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the outputs (same file names).")
+@click.option(
+    "--out", required=True, metavar="DIR", type=click.Path(path_type=Path), help="Folder for the outputs (same names)."
+)
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Photos at once [default: the cores].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 def apply(result_path: Path, photos: tuple[Path, ...], out: Path, workers: int | None, quiet: bool) -> None:
@@ -241,11 +243,14 @@ def _count_bar(show: bool, total: int, label: str) -> Iterator[Any]:
 
 @cli.command()
 @click.argument("result_path", metavar="RESULT.json", type=click.Path(path_type=Path))
-@click.option("--cube", type=click.Path(path_type=Path), default=None, help="Write a 33^3 .cube 3D LUT here.")
-@click.option("--hald", type=click.Path(path_type=Path), default=None, help="Write a level-8 Hald CLUT PNG here.")
+@click.option("--cube", metavar="FILE", type=click.Path(path_type=Path), help="Write a 33^3 .cube 3D LUT here.")
+@click.option("--hald", metavar="FILE", type=click.Path(path_type=Path), help="Write a level-8 Hald CLUT PNG here.")
 @click.option("--command", "as_command", is_flag=True, help="Print a command line reproducing the result.")
 @click.option(
-    "--check", type=click.Path(path_type=Path), default=None, help="Photo to measure the LUTs on [default: astronaut]."
+    "--check",
+    metavar="PHOTO",
+    type=click.Path(path_type=Path),
+    help="Photo to measure the LUTs on [default: astronaut].",
 )
 def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: bool, check: Path | None) -> None:
     """Export what RESULT.json fitted as a 3D LUT, a Hald CLUT and/or a command line."""
