@@ -24,6 +24,7 @@ PUBLIC = [
     "Space",
     "Strategy",
     "TrialRecord",
+    "apply",
     "de2000",
     "fit",
     "load_image",

@@ -12,12 +12,15 @@ Modules:
     strategies  -- auto, tpe, cmaes, qmc, random, gp, benderopt
     result      -- FitResult and result.json
     outputs     -- the output folder: result.json, best.png, diff.png, plots
+    apply       -- ``apply()``: a result's filter, rebuilt and applied to other photos
+    export      -- a result as a .cube 3D LUT, a Hald CLUT PNG, a command line
     plots       -- convergence data, and its drawing
     errors      -- FilterFitError and the errors derived from it
     demo        -- the memo's blur experiment on a bundled photo
     cli         -- the ``filterfit`` command
 """
 
+from .apply import apply
 from .errors import FilterFitError
 from .filters import CommandFilter, Filter, FunctionFilter
 from .fit import Progress, fit
@@ -42,6 +45,7 @@ __all__ = [
     "Space",
     "Strategy",
     "TrialRecord",
+    "apply",
     "de2000",
     "fit",
     "load_image",

@@ -214,6 +214,80 @@ def demo(out: Path, **options: Any) -> None:
         )
 
 
+@cli.command()
+@click.argument("result_path", metavar="RESULT.json", type=click.Path(path_type=Path))
+@click.argument("photos", metavar="PHOTO...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out", required=True, metavar="DIR", type=click.Path(path_type=Path), help="Folder for the outputs (same names)."
+)
+@click.option("--workers", default=None, type=click.IntRange(min=1), help="Photos at once [default: the cores].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+def apply(result_path: Path, photos: tuple[Path, ...], out: Path, workers: int | None, quiet: bool) -> None:
+    """Apply what RESULT.json fitted to each PHOTO, writing DIR/<the photo's name>."""
+    from .apply import apply_to_files
+    from .evaluator import default_workers
+    from .result import FitResult
+
+    show = not quiet and sys.stderr.isatty()
+    with _errors(), _count_bar(show, len(photos), "applying") as callback:
+        result = FitResult.load(result_path)
+        done = apply_to_files(result, photos, out, workers=workers or default_workers(), callback=callback)
+    failed = [item for item in done if item.error]
+    if not quiet:
+        _console().print(f"applied to {len(done) - len(failed)} of {len(done)} photos in {out}/")
+    for item in failed:
+        _console(stderr=True).print(f"[red]error:[/] {item.source}: {item.error}", soft_wrap=True)
+    if failed:
+        sys.exit(1)
+
+
+@contextmanager
+def _count_bar(show: bool, total: int, label: str) -> Iterator[Any]:
+    if not show:
+        yield None
+        return
+    columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda _: progress.advance(task)
+
+
+@cli.command()
+@click.argument("result_path", metavar="RESULT.json", type=click.Path(path_type=Path))
+@click.option("--cube", metavar="FILE", type=click.Path(path_type=Path), help="Write a 33^3 .cube 3D LUT here.")
+@click.option("--hald", metavar="FILE", type=click.Path(path_type=Path), help="Write a level-8 Hald CLUT PNG here.")
+@click.option("--command", "as_command", is_flag=True, help="Print a command line reproducing the result.")
+@click.option(
+    "--check",
+    metavar="PHOTO",
+    type=click.Path(path_type=Path),
+    help="Photo to measure the LUTs on [default: astronaut].",
+)
+def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: bool, check: Path | None) -> None:
+    """Export what RESULT.json fitted as a 3D LUT, a Hald CLUT and/or a command line."""
+    from .export import command_line, export_luts
+    from .result import FitResult
+
+    with _errors():
+        if not (cube or hald or as_command):
+            raise FilterFitError("say what to export: --cube FILE, --hald FILE and/or --command")
+        result = FitResult.load(result_path)
+        command = command_line(result) if as_command else None
+        exported = export_luts(result, cube=cube, hald=hald, check=check) if cube or hald else None
+    if command is not None:
+        click.echo(command)
+    if exported is not None:
+        console = _console(stderr=as_command)  # stdout stays the command alone
+        for kind, path in exported.written.items():
+            console.print(
+                f"wrote {path} ({'33^3 .cube 3D LUT' if kind == 'cube' else 'level-8 Hald CLUT'}): "
+                f"{exported.psnr[kind]:.1f} dB PSNR against the filter's own render of {exported.check_photo}",
+                soft_wrap=True,
+            )
+        for warning in exported.warnings:
+            _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the ``filterfit`` script."""
     cli()

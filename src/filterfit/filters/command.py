@@ -15,6 +15,7 @@ differently). Other programs get files in a RAM-backed temporary folder
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import shlex
 import shutil
@@ -22,6 +23,7 @@ import signal
 import string
 import subprocess
 import tempfile
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -206,7 +208,8 @@ class CommandFilter:
             data = self._run(argv, stdin=_pipe_input(image))
             return _decode_output(data, "stdout")
         folder = _scratch_folder()
-        output = folder / f"out-{os.getpid()}{FILE_SUFFIX.get(self.output_format, '.png')}"
+        # One name per thread: filterfit apply renders several photos at once from threads of one process.
+        output = folder / f"out-{os.getpid()}-{threading.get_ident()}{FILE_SUFFIX.get(self.output_format, '.png')}"
         output.unlink(missing_ok=True)
         argv = self.argv(params, str(_input_file(image, folder)), str(output))
         self._run(argv, stdin=None)
@@ -278,6 +281,7 @@ def _decode_output(data: bytes, where: str) -> np.ndarray:
 _PIPE_INPUTS: weakref.WeakKeyDictionary[Image, bytes] = weakref.WeakKeyDictionary()
 _INPUT_FILES: weakref.WeakKeyDictionary[Image, Path] = weakref.WeakKeyDictionary()
 _SCRATCH: list[Path] = []
+_INPUT_NUMBERS = itertools.count()
 
 
 def _pipe_input(image: Image) -> bytes:
@@ -288,14 +292,16 @@ def _pipe_input(image: Image) -> bytes:
 
 def _input_file(image: Image, folder: Path) -> Path:
     if image not in _INPUT_FILES:
+        name = f"in-{next(_INPUT_NUMBERS)}"  # not id(image): a freed image's id is reused while its file may remain
         if image.path is not None:
-            path = folder / f"in-{id(image)}{image.path.suffix.lower()}"
+            path = folder / f"{name}{image.path.suffix.lower()}"
             shutil.copyfile(image.path, path)  # the program reads the very file the user gave
         else:
             from ..images import save_image
 
-            path = save_image(image.pixels, folder / f"in-{id(image)}.png", bit_depth=image.bit_depth)
+            path = save_image(image.pixels, folder / f"{name}.png", bit_depth=image.bit_depth)
         _INPUT_FILES[image] = path
+        weakref.finalize(image, path.unlink, True)  # gone with its image: apply's batches would fill /dev/shm
     return _INPUT_FILES[image]
 
 
