@@ -6,8 +6,8 @@ import secrets
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,9 @@ from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, Metri
 from .evaluator import Evaluator, default_workers
 from .filters import as_filter
 from .images import Image, load_image, to_float
+from .look import Look, as_look
+from .look.distribution import fit_to
+from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
 from .metrics import get_metric, make_mask
 from .outputs import prepare_folder, write_outputs
 from .problem import Evaluation, Problem, check_pair
@@ -49,13 +52,15 @@ class Progress:
 
 
 def fit(
-    filter: Filter | str | Callable[..., Any],
-    space: Space | Any,
+    filter: Filter | str | Callable[..., Any] | None = None,
+    space: Space | Any = None,
     source: ImageLike | None = None,
     target: ImageLike | None = None,
     *,
     pairs: Sequence[tuple[ImageLike, ImageLike]] | None = None,
-    metric: str | Metric | Callable[..., float] = "rmse",
+    look: Look | Sequence[str] | str | bool | None = None,
+    reference: ImageLike | None = None,
+    metric: str | Metric | Callable[..., float] | None = None,
     strategy: str | Strategy = "auto",
     budget: int = 200,
     workers: int | None = None,
@@ -78,12 +83,20 @@ def fit(
         ``"convert {input} -blur {radius}x{sigma} {output}"``, or
         ``f(pixels, **params) -> pixels``.
     space : Space, list of ``--param`` strings, or mapping
-        ``["radius=0:100", "sigma=0:100"]`` or ``{"radius": (0, 100)}``.
+        ``["radius=0:100", "sigma=0:100"]`` or ``{"radius": (0, 100)}``
+        (for a look: its own space unless given).
     source, target : path, Image or array
         One pair; or give ``pairs=[(source, target), ...]``.
+    look : Look, adjustment names or True, optional
+        Fit filterfit's own photo-adjustment look instead of ``filter``:
+        ``look=True`` is the default set, ``look=["exposure", "vignette"]``
+        a chosen one (see :class:`filterfit.Look`).
+    reference : path, Image or array, optional
+        A photo of another scene whose look ``source`` should take (instead of
+        a target); the metric is then ``distribution`` unless given.
     metric : str or callable
-        ``rmse`` (default), ``mae``, ``psnr``, ``ssim``, ``de2000`` or
-        ``f(reference, candidate) -> float`` to minimise.
+        ``rmse`` (default), ``mae``, ``psnr``, ``ssim``, ``de2000``,
+        ``distribution`` or ``f(reference, candidate) -> float`` to minimise.
     strategy : str or Strategy
         ``auto`` (default), ``tpe``, ``cmaes``, ``qmc``, ``random``, ``gp``,
         ``benderopt``.
@@ -117,13 +130,17 @@ def fit(
     {'radius': 27.2, 'sigma': 20.0}
     """
     _check_counts(budget, workers, timeout)
+    filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
-    metric = get_metric(metric)
+    metric = get_metric(metric if metric is not None else "distribution" if reference is not None else "rmse")
     workers = workers or default_workers()
     seed = secrets.randbelow(2**31) if seed is None else seed
     filter = as_filter(filter, timeout=timeout)
     filter.check(space)
-    images = load_pairs(pairs if pairs is not None else [(source, target)])
+    if reference is not None and (target is not None or pairs is not None):
+        raise ImageError("give either a target (or pairs) or a reference photo, not both")
+    single = [(source, reference if reference is not None else target)]
+    images = load_pairs(pairs if pairs is not None else single, references=reference is not None)
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
         _check_same_size(images)
@@ -134,12 +151,33 @@ def fit(
     folder = prepare_folder(out) if out is not None else None
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
-    run = _Run(problem, strategy, study, budget, workers, callback, stop_below)
+    preview = preview_problem(problem)  # a look of per-pixel adjustments: search on a preview first
+    reserve = min(CONFIRMATIONS, budget // 2) if preview is not None else 0  # full-resolution evaluations
+    run = _Run(preview if reserve else problem, strategy, study, budget - reserve, workers, callback, stop_below)
     run.execute()
+    if reserve:
+        run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
     result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+    if isinstance(filter, Look):
+        result = replace(result, look=filter.with_params(result.best_params).to_dict())
     if folder is not None:
         write_outputs(result, problem, folder)
     return result
+
+
+def _filter_and_space(filter: Any, space: Any, look: Look | None) -> tuple[Any, Any]:
+    """A look stands for the filter, and its space for the search space unless one is given."""
+    if look is not None:
+        if filter is not None:
+            raise FilterFitError("give either a filter (command or function) or look=, not both")
+        filter = look
+    if filter is None:
+        raise FilterFitError("give a filter (a command template, a function or a Look) or look=True")
+    if space is None:
+        if not isinstance(filter, Look):
+            raise FilterFitError("give the search space (e.g. ['radius=0:100', 'sigma=0:100'])")
+        space = filter.space()
+    return filter, space
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
@@ -179,8 +217,10 @@ def _check_same_size(images: list[tuple[Image, Image]]) -> None:
             )
 
 
-def load_pairs(pairs: Sequence[tuple[ImageLike | None, ImageLike | None]]) -> list[tuple[Image, Image]]:
-    """Load each (source, target) and check that their sizes match."""
+def load_pairs(
+    pairs: Sequence[tuple[ImageLike | None, ImageLike | None]], *, references: bool = False
+) -> list[tuple[Image, Image]]:
+    """Load each (source, target) and check that their sizes match (references are resampled to match)."""
     if not pairs:
         raise ImageError("give a source and a target image")
     loaded = []
@@ -188,6 +228,8 @@ def load_pairs(pairs: Sequence[tuple[ImageLike | None, ImageLike | None]]) -> li
         if source is None or target is None:
             raise ImageError("give both a source and a target image")
         pair = (_as_image(source), _as_image(target))
+        if references:
+            pair = (pair[0], fit_to(pair[1], pair[0]))
         check_pair(*pair)
         loaded.append(pair)
     return loaded
@@ -200,6 +242,11 @@ def _as_image(image: ImageLike) -> Image:
         depth = 16 if image.dtype == np.uint16 else 8
         return Image(to_float(image), bit_depth=depth, format="png")
     return load_image(image)
+
+
+def _scale(problem: Problem) -> float:
+    """1 at full resolution; 0.5 for a preview of every other pixel."""
+    return 1.0 / getattr(problem.pairs[0][0], "stride", 1)
 
 
 class _Run:
@@ -223,6 +270,7 @@ class _Run:
         self.stopped = "budget"
         self.started = time.perf_counter()
         self.elapsed = 0.0
+        self.scale = _scale(problem)
 
     def execute(self) -> None:
         pending: dict[Future[Evaluation], optuna.Trial] = {}
@@ -250,8 +298,19 @@ class _Run:
                     self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         self.elapsed = time.perf_counter() - self.started
 
+    def confirm(self, problem: Problem, candidates: list[dict[str, Any]]) -> None:
+        """Evaluate preview candidates at full resolution; the best of these is the answer."""
+        self.problem, self.best, self.scale = problem, None, 1.0
+        self.budget += len(candidates)
+        with Evaluator(problem, min(self.workers, len(candidates))) as evaluator:
+            pending = {evaluator.submit(p): self.strategy.ask_fixed(self.study, p) for p in candidates}
+            for future in as_completed(pending):
+                self._record(pending[future], future.result())
+        self.elapsed = time.perf_counter() - self.started
+
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
         trial.set_user_attr("seconds", round(evaluation.seconds, 4))
+        trial.set_user_attr("scale", self.scale)
         if evaluation.ok:
             trial.set_user_attr("error", evaluation.value)
             self.study.tell(trial, evaluation.loss)
@@ -267,6 +326,7 @@ class _Run:
                 state="complete" if evaluation.ok else "fail",
                 seconds=round(evaluation.seconds, 4),
                 reason=evaluation.reason,
+                scale=self.scale,
             )
         )
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]

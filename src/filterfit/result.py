@@ -42,6 +42,7 @@ class TrialRecord:
     state: str  # "complete" or "fail"
     seconds: float = 0.0
     reason: str | None = None
+    scale: float = 1.0  # 1: full resolution; 0.5: a look's preview of every other pixel (look/fidelity.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class FitResult:
     target_lossy: bool = False
     evaluation_s: float = 0.0  # median seconds of one evaluation
     history: tuple[TrialRecord, ...] = ()
+    look: dict[str, Any] | None = None  # a fitted Look.to_dict(): what `filterfit apply` rebuilds it from
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
