@@ -127,7 +127,9 @@ def fit(
         space = Space.parse(params) if params else None
         if metric is None:
             metric = "distribution" if options["reference"] is not None else "rmse"
-        result = _run(run_fit, template, space, options.pop("source"), options.pop("target"), look=look, metric=metric, **options)
+        result = _run(
+            run_fit, template, space, options.pop("source"), options.pop("target"), look=look, metric=metric, **options
+        )
     _report(result, options)
 
 
@@ -138,7 +140,9 @@ def _images(source: Path | None, target: Path | None, options: dict[str, Any]) -
     if reference is not None and (target is not None or pairs):
         raise FilterFitError("--reference replaces TARGET: give SOURCE --reference PHOTO without TARGET or --pair")
     if reference is not None and source is None:
-        raise FilterFitError("--reference needs the SOURCE photo to give the look to: filterfit fit SOURCE --reference PHOTO")
+        raise FilterFitError(
+            "--reference needs the SOURCE photo to give the look to: filterfit fit SOURCE --reference PHOTO"
+        )
     if source is not None and target is None and reference is None:
         raise FilterFitError("give a TARGET after SOURCE, a --reference photo, or pairs with --pair BEFORE AFTER")
     if pairs and source is not None:
@@ -158,7 +162,15 @@ def _check_filter(template: str | None, params: tuple[str, ...], look: str | Non
 
 
 def _run(
-    run_fit: Any, template: str, space: Any, source: Path, target: Path, *, as_json: bool, quiet: bool, **options: Any
+    run_fit: Any,
+    template: str | None,
+    space: Any,
+    source: Path,
+    target: Path,
+    *,
+    as_json: bool,
+    quiet: bool,
+    **options: Any,
 ) -> Any:
     show = not (as_json or quiet) and sys.stderr.isatty()
     with _progress_bar(show, options["budget"]) as callback:

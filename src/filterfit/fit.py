@@ -153,7 +153,8 @@ def fit(
         study = _create_study(strategy, storage, study_name, folder)
     preview = preview_problem(problem)  # a look of per-pixel adjustments: search on a preview first
     reserve = min(CONFIRMATIONS, budget // 2) if preview is not None else 0  # full-resolution evaluations
-    run = _Run(preview if reserve else problem, strategy, study, budget - reserve, workers, callback, stop_below)
+    searched = preview if preview is not None and reserve else problem
+    run = _Run(searched, strategy, study, budget - reserve, workers, callback, stop_below)
     run.execute()
     if reserve:
         run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))

@@ -73,7 +73,9 @@ def preview_problem(problem: Problem) -> Problem | None:
     return Problem(problem.filter, problem.space, pairs, problem.metric, mask=mask)
 
 
-def confirm_candidates(history: Sequence[TrialRecord], direction: str, count: int = CONFIRMATIONS) -> list[dict[str, Any]]:
+def confirm_candidates(
+    history: Sequence[TrialRecord], direction: str, count: int = CONFIRMATIONS
+) -> list[dict[str, Any]]:
     """The parameters of the best ``count`` distinct preview evaluations, best first."""
     sign = 1 if direction == "minimize" else -1
     done = sorted((r for r in history if r.error is not None), key=lambda r: sign * r.error)  # type: ignore[operator]

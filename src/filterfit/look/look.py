@@ -136,10 +136,13 @@ class Look:
 
     def apply(self, pixels: np.ndarray, params: Mapping[str, Any] | None = None) -> np.ndarray:
         """Render the look on RGB pixels (float32 H x W x 3 in [0, 1]; uint8/uint16 are converted)."""
-        pixels = to_float(pixels)
+        return self._render(to_float(pixels), params or {}, stride=1, full=None)
+
+    def _render(
+        self, pixels: np.ndarray, params: Mapping[str, Any], *, stride: int, full: tuple[int, int] | None
+    ) -> np.ndarray:
         colour, alpha = _split(pixels)
-        values = self._params if params is None else {**self._params, **params}
-        output = self._run(colour, values, stride=1, full=colour.shape[:2])
+        output = self._run(colour, {**self._params, **params}, stride=stride, full=full or colour.shape[:2])
         return output if alpha is None else np.concatenate([output, alpha], axis=2)
 
     def _run(self, pixels: np.ndarray, values: Mapping[str, Any], *, stride: int, full: tuple[int, ...]) -> np.ndarray:
@@ -161,13 +164,10 @@ class Look:
     # -- the Filter protocol ------------------------------------------------
 
     def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
-        stride = getattr(image, "stride", 1)  # a fidelity.PreviewImage: every stride-th pixel of a larger image
-        if stride == 1:
-            return self.apply(image.pixels, params)
-        colour, alpha = _split(image.pixels)
-        full = (getattr(image, "full_height"), getattr(image, "full_width"))
-        output = self._run(colour, {**self._params, **params}, stride=stride, full=full)
-        return output if alpha is None else np.concatenate([output, alpha], axis=2)
+        # A fidelity.PreviewImage holds every stride-th pixel of a larger image: vignette and grain need its size.
+        stride = getattr(image, "stride", 1)
+        full = (getattr(image, "full_height", 0), getattr(image, "full_width", 0)) if stride > 1 else None
+        return self._render(image.pixels, params, stride=stride, full=full)
 
     def check(self, space: Space) -> None:
         unknown = [name for name in space.names if name not in self._params]
@@ -256,4 +256,4 @@ def as_look(look: Look | Sequence[str] | str | bool | None) -> Look | None:
         return look
     if look is True or look == "" or look == "default":
         return Look()
-    return Look(look)  # type: ignore[arg-type]
+    return Look(look)
