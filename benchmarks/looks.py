@@ -17,7 +17,7 @@
   the color-matcher package (a benchmark dependency only), transferring the reference's colours to
   B, and B itself unchanged. Goal: on looks with a vignette, mean PSNR >= 3 dB above the best
   color-matcher method; on colour-only looks, no worse than it.
-- The cost of one look evaluation on a 512 x 512 photo (render, and render + rmse), and what the
+- The CPU cost of one look evaluation on a 512 x 512 photo (render, hash, rmse), and what the
   preview (multi-fidelity) saves on one paired fit.
 """
 
@@ -33,8 +33,8 @@ import numpy as np
 import filterfit
 from filterfit.images import Image, quantize, to_float
 from filterfit.look import DEFAULT_ADJUSTMENTS, Look
-from filterfit.metrics import get_metric, psnr
-from filterfit.problem import Problem
+from filterfit.metrics import get_metric, psnr, rmse
+from filterfit.problem import Problem, _hash
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 UNPAIRED_VIGNETTE = ("exposure", "temperature", "tint", "contrast", "saturation", "fade", "vignette")
@@ -226,7 +226,11 @@ def run_unpaired(plan: LooksPlan, log: Any) -> tuple[list[Unpaired], bool]:
 
 
 def evaluation_cost() -> dict[str, float]:
-    """Median milliseconds of the default look on the 512 x 512 photo: render; render + rmse; a preview's."""
+    """Median CPU milliseconds of the default look on the 512 x 512 photo: render, evaluation and parts of it.
+
+    CPU time of this process, not wall time: on a machine shared with other jobs the wall time of a
+    few milliseconds of numpy swings several-fold, and the CPU time is what one idle core would take.
+    """
     from filterfit.look.fidelity import preview_problem
 
     source = photo("astronaut")
@@ -236,9 +240,12 @@ def evaluation_cost() -> dict[str, float]:
     full = Problem(look, look.space(), [(Image(source), Image(target))], get_metric("rmse"))
     preview = preview_problem(full)
     assert preview is not None
+    render = look.render(full.pairs[0][0], params)
     return {
-        "render": _median_ms(lambda: look.apply(source, params)),
         "evaluation": _median_ms(lambda: full.evaluate(params)),
+        "of which the look's render": _median_ms(lambda: look.render(full.pairs[0][0], params)),
+        "the render's hash": _median_ms(lambda: _hash([render])),
+        "rmse": _median_ms(lambda: rmse(target, render)),
         "preview evaluation": _median_ms(lambda: preview.evaluate(params)),
     }
 
@@ -247,9 +254,9 @@ def _median_ms(function: Any, repeats: int = 30) -> float:
     function()
     times = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = time.process_time()
         function()
-        times.append(time.perf_counter() - started)
+        times.append(time.process_time() - started)
     return 1000 * statistics.median(times)
 
 
@@ -340,10 +347,11 @@ def _goals(results: LooksResults) -> str:
             ]
         )
     cost = results.cost_ms.get("evaluation", float("nan"))
+    parts = ", ".join(f"{name} {value:.1f} ms" for name, value in results.cost_ms.items() if name != "evaluation")
     rows.append(
         [
-            "one look evaluation (512 x 512, default look, render + rmse) <= 10 ms",
-            f"{cost:.1f} ms",
+            "one look evaluation (512 x 512, default look: render, hash, rmse) <= 10 ms (CPU time)",
+            f"{cost:.1f} ms ({parts})",
             "yes" if cost <= 10 else "no",
         ]
     )
@@ -415,4 +423,4 @@ def _cost(results: LooksResults) -> str:
         f"2 workers: with the preview {f['preview wall s']:.1f} s ({f['preview psnr']:.1f} dB), "
         f"at full resolution throughout {f['full wall s']:.1f} s ({f['full psnr']:.1f} dB)."
     )
-    return f"Default look on the 512 x 512 photo (median of 30): {cost}.\n\n{saving}"
+    return f"Default look on the 512 x 512 photo (median CPU time of 30): {cost}.\n\n{saving}"

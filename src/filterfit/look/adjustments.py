@@ -82,10 +82,11 @@ SHARPEN_SIGMA = 1.0
 TRUNCATE = 4.0  # Gaussian kernels to 4 sigma: the cut tail (3e-4) cannot make a render jump
 
 # Speed (a look is rendered hundreds of times per fit): the functions work on planes, 3 x H x W,
-# where a per-pixel weight (H x W) broadcasts over contiguous rows; broadcasting it over a last
-# axis of 3 is ~7x slower. The public functions take H x W x 3 pixels and convert; a Look converts
-# once per render and calls the ``planes`` form. Scalars are Python floats (float32 arrays stay
-# float32, NEP 50): numpy 2's np.float32 scalars take a slower path in arithmetic with arrays.
+# where a per-pixel weight (H x W) broadcasts over contiguous rows (over a last axis of 3 it is
+# ~7x slower), and in place where they can: each new 3 MB array costs page faults. The public
+# functions take H x W x 3 pixels and work on a copy; a Look converts once per render and calls
+# the ``planes`` form on planes it owns. Scalars are Python floats (float32 arrays stay float32,
+# NEP 50): numpy 2's np.float32 scalars take a slower path in arithmetic with arrays.
 
 
 def _on_planes(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -100,8 +101,8 @@ def _on_planes(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]
 
 
 def to_planes(pixels: np.ndarray) -> np.ndarray:
-    """H x W x 3 pixels as 3 x H x W float32 planes (a copy)."""
-    return np.ascontiguousarray(np.moveaxis(pixels, 2, 0), dtype=np.float32)
+    """H x W x 3 pixels as 3 x H x W float32 planes (always a copy: the planar forms write into it)."""
+    return np.array(np.moveaxis(pixels, 2, 0), dtype=np.float32, order="C", copy=True)
 
 
 def from_planes(planes: np.ndarray) -> np.ndarray:
@@ -134,7 +135,8 @@ def _matrix(planes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 @_on_planes
 def exposure(pixels: np.ndarray, stops: float) -> np.ndarray:
     """Multiply by ``2**stops``, as a camera's exposure does."""
-    return _clip(pixels * float(2.0**stops))
+    pixels *= float(2.0**stops)
+    return _clip(pixels)
 
 
 @_on_planes
@@ -142,48 +144,67 @@ def contrast(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Blend towards (``amount`` > 0) or away from a smoothstep S-curve; monotonic on [-1, 1]."""
     # x + a (3x^2 - 2x^3 - x), factored as x ((1 - a) + x (3a - 2a x)): five passes over one buffer
     a = float(amount)
-    output = pixels * (-2 * a)
-    output += 3 * a
-    output *= pixels
-    output += 1 - a
-    output *= pixels
-    return _clip(output)
+    factor = pixels * (-2 * a)
+    factor += 3 * a
+    factor *= pixels
+    factor += 1 - a
+    pixels *= factor
+    return _clip(pixels)
 
 
 def _tone(planes: np.ndarray, amount: float, weight: np.ndarray) -> np.ndarray:
-    return _clip(planes + weight * float(TONE_SHIFT * amount))
+    weight *= weight * float(TONE_SHIFT * amount)
+    planes += weight
+    return _clip(planes)
 
 
 @_on_planes
 def highlights(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Shift tones above mid-grey, most for the brightest (a smooth quadratic weight)."""
-    weight = np.clip(2 * _luma(pixels) - 1, 0, 1)
-    return _tone(pixels, amount, weight * weight)
+    weight = _luma(pixels)
+    weight *= 2
+    weight -= 1
+    return _tone(pixels, amount, np.clip(weight, 0, 1, out=weight))
 
 
 @_on_planes
 def shadows(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Shift tones below mid-grey, most for the darkest."""
-    weight = np.clip(1 - 2 * _luma(pixels), 0, 1)
-    return _tone(pixels, amount, weight * weight)
+    weight = _luma(pixels)
+    weight *= -2
+    weight += 1
+    return _tone(pixels, amount, np.clip(weight, 0, 1, out=weight))
+
+
+def _towards_grey(planes: np.ndarray, factor: Any) -> np.ndarray:
+    """x + (x - grey) * factor, computed as x (1 + factor) - grey factor; exact for a factor of 0."""
+    grey = _luma(planes)
+    grey *= factor
+    planes *= 1 + factor
+    planes -= grey
+    return _clip(planes)
 
 
 @_on_planes
 def saturation(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Scale each pixel's distance from its grey by ``1 + amount``."""
-    return _clip(pixels + (pixels - _luma(pixels)) * float(amount))
+    return _towards_grey(pixels, float(amount))
 
 
 @_on_planes
 def vibrance(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Saturation weighted by how dull a pixel is (max - min channel), so bright colours clip less."""
     red, green, blue = pixels
-    spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
-    return _clip(pixels + (pixels - _luma(pixels)) * ((1 - spread) * float(amount)))
+    dullness = np.minimum(np.minimum(red, green), blue)
+    dullness -= np.maximum(np.maximum(red, green), blue)
+    dullness += 1
+    dullness *= float(amount)
+    return _towards_grey(pixels, dullness)
 
 
 def _gains(planes: np.ndarray, red: float, green: float, blue: float) -> np.ndarray:
-    return _clip(planes * np.array([red, green, blue], dtype=np.float32)[:, np.newaxis, np.newaxis])
+    planes *= np.array([red, green, blue], dtype=np.float32)[:, np.newaxis, np.newaxis]
+    return _clip(planes)
 
 
 @_on_planes
@@ -211,23 +232,32 @@ def hue(pixels: np.ndarray, degrees: float) -> np.ndarray:
 @_on_planes
 def fade(pixels: np.ndarray, level: float) -> np.ndarray:
     """Lift black to ``level`` while white stays white: the matte film look."""
-    output = pixels * float(1 - level)
-    output += float(level)
-    return _clip(output)
+    pixels *= float(1 - level)
+    pixels += float(level)
+    return _clip(pixels)
 
 
 @_on_planes
 def sepia(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Blend towards the classic sepia matrix."""
-    return _clip(pixels + (_matrix(pixels, SEPIA) - pixels) * float(amount))
+    toned = _matrix(pixels, SEPIA)
+    toned -= pixels
+    toned *= float(amount)
+    pixels += toned
+    return _clip(pixels)
 
 
 @_on_planes
 def split_tone(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Tint highlights orange and shadows teal (``amount`` > 0), or the reverse."""
-    luma = _luma(pixels)
-    shift = WARM[:, np.newaxis, np.newaxis] * (luma * luma) + TEAL[:, np.newaxis, np.newaxis] * ((1 - luma) ** 2)
-    return _clip(pixels + shift * float(amount))
+    light = _luma(pixels)
+    dark = 1 - light
+    light *= light
+    dark *= dark
+    for channel, warm, teal in zip(pixels, WARM, TEAL):
+        channel += light * float(amount * warm)
+        channel += dark * float(amount * teal)
+    return _clip(pixels)
 
 
 @lru_cache(maxsize=8)
@@ -249,7 +279,10 @@ def vignette(
         radius = radius_map(*pixels.shape[1:])
     ramp = np.clip((radius - float(size)) / float(softness) + 0.5, 0, 1)
     mask = ramp * ramp * (3 - 2 * ramp)  # smoothstep: smooth in size and softness
-    return _clip(pixels * (mask * float(amount) + 1))
+    mask *= float(amount)
+    mask += 1
+    pixels *= mask
+    return _clip(pixels)
 
 
 @lru_cache(maxsize=8)
@@ -266,7 +299,8 @@ def grain(pixels: np.ndarray, amount: float, *, seed: int = 0, noise: np.ndarray
     """Add monochrome film grain; the same seed gives the same grain."""
     if noise is None:
         noise = grain_noise(seed, *pixels.shape[1:])
-    return _clip(pixels + noise * float(GRAIN_SD * amount))
+    pixels += noise * float(GRAIN_SD * amount)
+    return _clip(pixels)
 
 
 def _gaussian(planes: np.ndarray, sigma: float) -> np.ndarray:

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CONFIRMATIONS", "PREVIEW_PIXELS", "PreviewImage", "confirm_candidates", "preview_problem", "preview_stride"]
 
-# A preview keeps at least this many pixels per image: ~256 x 256, plenty of samples for a dozen
-# parameters while each evaluation costs a quarter of a 512 x 512 one.
+# A preview keeps about this many pixels per image (~256 x 256, at least 29,000): plenty of samples
+# for a dozen parameters, while each evaluation costs a quarter of a 512 x 512 one.
 PREVIEW_PIXELS = 65_536
 CONFIRMATIONS = 4  # preview candidates evaluated at full resolution
 
@@ -46,7 +46,7 @@ def preview_stride(look: Look, images: Sequence[Image]) -> int:
     if not look.preview or any(ADJUSTMENTS[name].kind == "neighbourhood" for name in look.adjustments):
         return 1
     smallest = min(image.height * image.width for image in images)
-    return max(1, math.floor(math.sqrt(smallest / PREVIEW_PIXELS)))
+    return max(1, round(math.sqrt(smallest / PREVIEW_PIXELS)))
 
 
 def _preview(image: Image, stride: int) -> PreviewImage:
