@@ -232,3 +232,13 @@ def test_previews_only_for_per_pixel_looks_on_large_images():
     assert preview_stride(Look(["exposure", "blur"]), big) == 1  # blur depends on neighbours
     assert preview_stride(Look(preview=False), big) == 1
     assert preview_stride(Look(), [Image(np.zeros((200, 200, 3), dtype=np.float32))]) == 1
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_adjustments_leave_their_input_untouched(name, pixels):
+    """The planar forms work in place for speed; the public functions and apply() must still be pure."""
+    before = pixels.copy()
+    adjustment = ADJUSTMENTS[name]
+    adjustment.function(pixels, *[off_neutral(s) for s in adjustment.settings])
+    Look([name], {s.name: off_neutral(s) for s in adjustment.settings}).apply(pixels)
+    assert np.array_equal(pixels, before)
