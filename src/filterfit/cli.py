@@ -83,6 +83,7 @@ def _fit_options(function: Any) -> Any:
     is_flag=False,
     flag_value="default",
     default=None,
+    metavar="[a,b,c]",
     help="Fit filterfit's own look instead of --command: alone the default set, or e.g. exposure,contrast,vignette.",
 )
 @click.option(
