@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import looks
 import measure
 import optuna
 import peers
@@ -119,13 +120,16 @@ PLANS = {
 }
 
 
+ONLY = (*problems.NAMES, "looks")  # looks: benchmarks/looks.py
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--quick", action="store_const", dest="mode", const="quick", help="1 seed, small budgets")
     modes.add_argument("--full", action="store_const", dest="mode", const="full", help="larger budgets, more seeds")
     parser.set_defaults(mode="default")
-    parser.add_argument("--only", default=",".join(problems.NAMES), help="problems to run, e.g. B1,B3")
+    parser.add_argument("--only", default=",".join(ONLY), help="problems to run, e.g. B1,B3 or looks (issue 4)")
     methods = ",".join([*peers.METHODS, "memo"])
     parser.add_argument("--methods", default=methods, help=f"methods to run (default: {methods})")
     parser.add_argument("--seeds", type=int, help="seeds per method (overrides the mode's)")
@@ -133,7 +137,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-measurements", action="store_true", help="skip blur cost, speed-up and disk writes")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="where to write the report")
     args = parser.parse_args(argv)
-    args.only = _choices(parser, "--only", args.only, problems.NAMES)
+    args.only = _choices(parser, "--only", args.only, ONLY)
     args.methods = _choices(parser, "--methods", args.methods, (*peers.METHODS, "memo"))
     return args
 
@@ -168,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             run_methods(results, problem, plan, args.methods)
         measure_after(results, plan, args)
     report = render(results)
+    if "looks" in args.only:
+        report += "\n" + looks.render(looks.run(args.mode, args.budget, _log))
     print(report)
     args.output.write_text(report, encoding="utf-8")
     _log(f"report written to {args.output}")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,3 +154,26 @@ def test_reaped_children_writes_are_counted() -> None:
 
     growth = measure.child_accounting_check(BENCHMARKS / "out")
     assert growth.written >= measure.TEST_FILE_BYTES
+
+
+def test_the_looks_section_is_in_the_report(report: str) -> None:
+    looks = report.split("## Looks (issue 4)", 1)[1]
+    for heading in ("### Paired:", "### Unpaired:", "### Cost and multi-fidelity"):
+        assert heading in looks
+    assert "PSNR >= 40 dB" in looks and "color-matcher" in looks
+
+
+@pytest.mark.usefixtures("benchmark_modules")
+def test_looks_identifiability_sees_what_a_photo_hides() -> None:
+    """Highlights act on nothing in a render with no tone above mid-grey; exposure always shows."""
+    import looks
+
+    from filterfit.look import Look
+
+    dark = np.linspace(0, 0.3, 64 * 64 * 3, dtype=np.float32).reshape(64, 64, 3)
+    look = Look(["exposure", "highlights"], {"exposure": -0.5})
+    assert looks.identifiable(look, dark) == ("exposure",)
+    rng = np.random.default_rng(0)
+    random = looks.random_look(looks.DEFAULT_ADJUSTMENTS, rng)
+    for param in random.space():
+        assert 0.2 <= param.to_unit(random.params[param.name]) <= 0.8

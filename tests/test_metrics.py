@@ -276,6 +276,7 @@ def test_directions_and_ideals():
         "psnr": ("maximize", 200.0),
         "ssim": ("maximize", 1.0),
         "de2000": ("minimize", 0.0),
+        "distribution": ("minimize", 0.0),
     }
     assert METRICS["psnr"].loss(30.0) == -30.0
     assert METRICS["psnr"].ideal_loss == -200.0
@@ -291,13 +292,16 @@ def test_get_metric_passes_a_metric_through():
 
 
 def test_get_metric_unknown_name_lists_the_valid_ones():
-    with pytest.raises(MetricError, match=r"unknown metric 'lpips'; valid ones are rmse, mae, psnr, ssim, de2000$"):
+    with pytest.raises(
+        MetricError, match=r"unknown metric 'lpips'; valid ones are rmse, mae, psnr, ssim, de2000, distribution$"
+    ):
         get_metric("lpips")
 
 
 def test_get_metric_rejects_what_is_neither_name_nor_function():
     with pytest.raises(
-        MetricError, match=r"metric must be a name \(rmse, mae, psnr, ssim, de2000\) or a function, but got 5"
+        MetricError,
+        match=r"metric must be a name \(rmse, mae, psnr, ssim, de2000, distribution\) or a function, but got 5",
     ):
         get_metric(5)
 

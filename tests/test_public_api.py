@@ -18,6 +18,7 @@ PUBLIC = [
     "FitResult",
     "FunctionFilter",
     "Image",
+    "Look",
     "Metric",
     "Param",
     "Progress",

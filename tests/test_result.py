@@ -66,6 +66,8 @@ def test_to_dict_is_plain_json():
         "state": "fail",
         "seconds": 0.01,
         "reason": "exit code 1: no",
+        "crop": None,
+        "scale": 1.0,
     }
     assert isinstance(data["history"], list)
 

@@ -5,6 +5,7 @@ Modules:
     fidelity    -- large photos: a search on a centre crop first
     space       -- search-space parameters and the ``--param`` grammar
     filters     -- command templates and Python functions as filters
+    look        -- filterfit's own photo adjustments (``Look``) and the distribution metric
     metrics     -- rmse, mae, psnr, ssim, de2000
     images      -- reading, writing and piping images as float32 arrays
     problem     -- one evaluation: render, compare, report failures
@@ -25,6 +26,7 @@ from .errors import FilterFitError
 from .filters import CommandFilter, Filter, FunctionFilter
 from .fit import Progress, fit
 from .images import Image, load_image
+from .look import Look
 from .metrics import Metric, de2000, mae, psnr, rmse, ssim
 from .result import FitResult, TrialRecord
 from .space import Param, Space
@@ -39,6 +41,7 @@ __all__ = [
     "FitResult",
     "FunctionFilter",
     "Image",
+    "Look",
     "Metric",
     "Param",
     "Progress",

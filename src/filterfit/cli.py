@@ -40,7 +40,10 @@ def cli() -> None:
 def _fit_options(function: Any) -> Any:
     options = [
         click.option(
-            "--metric", default="rmse", show_default=True, type=click.Choice(list(METRICS)), help="What to minimise."
+            "--metric",
+            default=None,
+            type=click.Choice(list(METRICS)),
+            help="What to minimise [default: rmse; distribution with --reference].",
         ),
         click.option(
             "--strategy", default="auto", show_default=True, type=click.Choice(STRATEGY_NAMES), help="How to search."
@@ -61,20 +64,41 @@ def _fit_options(function: Any) -> Any:
 
 
 @cli.command()
-@click.argument("source", type=click.Path(path_type=Path))
-@click.argument("target", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), required=False)
+@click.argument("target", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--command",
     "template",
-    required=True,
+    default=None,
     help="Command template, e.g. 'convert {input} -blur {radius}x{sigma} {output}'.",
 )
 @click.option(
     "--param",
     "params",
     multiple=True,
-    required=True,
     help="name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c; repeat per parameter.",
+)
+@click.option(
+    "--look",
+    is_flag=False,
+    flag_value="default",
+    default=None,
+    metavar="[a,b,c]",
+    help="Fit filterfit's own look instead of --command: alone the default set, or e.g. exposure,contrast,vignette.",
+)
+@click.option(
+    "--pair",
+    "pairs",
+    nargs=2,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="BEFORE AFTER: one more pair explained by the same parameters; repeat per pair.",
+)
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A photo of another scene to take the look of, instead of TARGET (metric: distribution).",
 )
 @_fit_options
 @click.option("--border", default=0, show_default=True, type=int, help="Pixels at the edges to ignore.")
@@ -88,19 +112,71 @@ def _fit_options(function: Any) -> Any:
 )
 @click.option("--storage", default=None, help="Optuna storage URL (default: a journal file in --out).")
 @click.option("--study", "study_name", default=None, help="Study name in --storage.")
-def fit(source: Path, target: Path, template: str, params: tuple[str, ...], **options: Any) -> None:
-    """Fit the parameters of --command that turn SOURCE into TARGET."""
+def fit(
+    source: Path | None, target: Path | None, template: str | None, params: tuple[str, ...], **options: Any
+) -> None:
+    """Fit the parameters of --command (or --look) that turn SOURCE into TARGET.
+
+    \b
+    filterfit fit photo.png target.png --command '...' --param radius=0:100
+    filterfit fit photo.png target.png --look                  # the default look
+    filterfit fit --look exposure,vignette --pair a.png a-edited.png --pair b.png b-edited.png
+    filterfit fit photo.png --reference other-scene.png --look  # unpaired
+    """
     from .fit import fit as run_fit
     from .space import Space
 
     with _errors():
-        space = Space.parse(params)
-        result = _run(run_fit, template, space, source, target, **options)
+        options = _images(source, target, options)
+        look, metric = options.pop("look"), options.pop("metric")
+        _check_filter(template, params, look)
+        space = Space.parse(params) if params else None
+        if metric is None:
+            metric = "distribution" if options["reference"] is not None else "rmse"
+        result = _run(
+            run_fit, template, space, options.pop("source"), options.pop("target"), look=look, metric=metric, **options
+        )
     _report(result, options)
 
 
+def _images(source: Path | None, target: Path | None, options: dict[str, Any]) -> dict[str, Any]:
+    """SOURCE TARGET, --pair (repeated) or SOURCE --reference: as fit()'s source/target/pairs/reference."""
+    pairs = [tuple(pair) for pair in options.pop("pairs")]
+    reference = options["reference"]
+    if reference is not None and (target is not None or pairs):
+        raise FilterFitError("--reference replaces TARGET: give SOURCE --reference PHOTO without TARGET or --pair")
+    if reference is not None and source is None:
+        raise FilterFitError(
+            "--reference needs the SOURCE photo to give the look to: filterfit fit SOURCE --reference PHOTO"
+        )
+    if source is not None and target is None and reference is None:
+        raise FilterFitError("give a TARGET after SOURCE, a --reference photo, or pairs with --pair BEFORE AFTER")
+    if pairs and source is not None:
+        pairs.insert(0, (source, target))
+    if source is None and not pairs:
+        raise FilterFitError("give SOURCE TARGET, --pair BEFORE AFTER (repeatable) or SOURCE --reference PHOTO")
+    return {**options, "source": None if pairs else source, "target": None if pairs else target, "pairs": pairs or None}
+
+
+def _check_filter(template: str | None, params: tuple[str, ...], look: str | None) -> None:
+    if template is not None and look is not None:
+        raise FilterFitError("give either --command or --look, not both")
+    if template is None and look is None:
+        raise FilterFitError("give --command TEMPLATE with --param, or --look to fit filterfit's own look")
+    if template is not None and not params:
+        raise FilterFitError("--command needs its parameters: --param name=LOW:HIGH, once per {name} in the template")
+
+
 def _run(
-    run_fit: Any, template: str, space: Any, source: Path, target: Path, *, as_json: bool, quiet: bool, **options: Any
+    run_fit: Any,
+    template: str | None,
+    space: Any,
+    source: Path,
+    target: Path,
+    *,
+    as_json: bool,
+    quiet: bool,
+    **options: Any,
 ) -> Any:
     show = not (as_json or quiet) and sys.stderr.isatty()
     with _progress_bar(show, options["budget"]) as callback:

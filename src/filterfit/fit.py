@@ -6,8 +6,8 @@ import secrets
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,9 @@ from .evaluator import Evaluator, default_workers
 from .fidelity import plan_crop
 from .filters import as_filter
 from .images import Image, load_image, to_float
+from .look import Look, as_look
+from .look.distribution import fit_to
+from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
 from .metrics import get_metric, make_mask
 from .outputs import prepare_folder, write_outputs
 from .problem import Evaluation, Problem, check_pair
@@ -50,13 +53,15 @@ class Progress:
 
 
 def fit(
-    filter: Filter | str | Callable[..., Any],
-    space: Space | Any,
+    filter: Filter | str | Callable[..., Any] | None = None,
+    space: Space | Any = None,
     source: ImageLike | None = None,
     target: ImageLike | None = None,
     *,
     pairs: Sequence[tuple[ImageLike, ImageLike]] | None = None,
-    metric: str | Metric | Callable[..., float] = "rmse",
+    look: Look | Sequence[str] | str | bool | None = None,
+    reference: ImageLike | None = None,
+    metric: str | Metric | Callable[..., float] | None = None,
     strategy: str | Strategy = "auto",
     budget: int = 200,
     workers: int | None = None,
@@ -80,12 +85,20 @@ def fit(
         ``"convert {input} -blur {radius}x{sigma} {output}"``, or
         ``f(pixels, **params) -> pixels``.
     space : Space, list of ``--param`` strings, or mapping
-        ``["radius=0:100", "sigma=0:100"]`` or ``{"radius": (0, 100)}``.
+        ``["radius=0:100", "sigma=0:100"]`` or ``{"radius": (0, 100)}``
+        (for a look: its own space unless given).
     source, target : path, Image or array
         One pair; or give ``pairs=[(source, target), ...]``.
+    look : Look, adjustment names or True, optional
+        Fit filterfit's own photo-adjustment look instead of ``filter``:
+        ``look=True`` is the default set, ``look=["exposure", "vignette"]``
+        a chosen one (see :class:`filterfit.Look`).
+    reference : path, Image or array, optional
+        A photo of another scene whose look ``source`` should take (instead of
+        a target); the metric is then ``distribution`` unless given.
     metric : str or callable
-        ``rmse`` (default), ``mae``, ``psnr``, ``ssim``, ``de2000`` or
-        ``f(reference, candidate) -> float`` to minimise.
+        ``rmse`` (default), ``mae``, ``psnr``, ``ssim``, ``de2000``,
+        ``distribution`` or ``f(reference, candidate) -> float`` to minimise.
     strategy : str or Strategy
         ``auto`` (default), ``tpe``, ``cmaes``, ``qmc``, ``random``, ``gp``,
         ``benderopt``.
@@ -123,24 +136,33 @@ def fit(
     {'radius': 27.2, 'sigma': 20.0}
     """
     _check_counts(budget, workers, timeout)
+    filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
-    metric = get_metric(metric)
+    metric = get_metric(metric if metric is not None else "distribution" if reference is not None else "rmse")
     workers = workers or default_workers()
     seed = secrets.randbelow(2**31) if seed is None else seed
     filter = as_filter(filter, timeout=timeout)
     filter.check(space)
-    images = load_pairs(pairs if pairs is not None else [(source, target)])
+    if reference is not None and (target is not None or pairs is not None):
+        raise ImageError("give either a target (or pairs) or a reference photo, not both")
+    single = [(source, reference if reference is not None else target)]
+    images = load_pairs(pairs if pairs is not None else single, references=reference is not None)
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
         _check_same_size(images)
     # a strategy object cannot be cloned for the crop: only one given by name gets a crop phase
-    plan = plan_crop(images, enabled=crop, masked=mask is not None) if isinstance(strategy, str) else None
+    # (nor a look: its preview is the cheap first phase, and a vignette depends on the whole frame)
+    wants_crop = isinstance(strategy, str) and not isinstance(filter, Look)
+    plan = plan_crop(images, enabled=crop, masked=mask is not None) if wants_crop else None
     problem = _problem(filter, space, images, metric, mask, workers)
     strategy_name, strategy = strategy, get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
     folder = prepare_folder(out) if out is not None else None
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
-    run = _Run(problem, strategy, study, budget, workers, callback, stop_below)
+    preview = preview_problem(problem)  # a look of per-pixel adjustments: search on a preview first
+    reserve = min(CONFIRMATIONS, budget // 2) if preview is not None else 0  # full-resolution evaluations
+    searched = preview if preview is not None and reserve else problem
+    run = _Run(searched, strategy, study, budget - reserve, workers, callback, stop_below)
     if plan is not None:
         crop_mask = make_mask(plan.pairs[0][1].pixels.shape, border=plan.border)
         crop_problem = _problem(filter, space, plan.pairs, metric, crop_mask, workers)
@@ -150,7 +172,11 @@ def fit(
         crop_run.execute()
         run.follow(crop_run)
     run.execute()
+    if reserve:
+        run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
     result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+    if isinstance(filter, Look):
+        result = replace(result, look=filter.with_params(result.best_params).to_dict())
     if folder is not None:
         write_outputs(result, problem, folder)
     return result
@@ -166,6 +192,21 @@ def _problem(
 ) -> Problem:
     prepared = filter.prepare([s for s, _ in pairs], pairs[0][1], single_thread=workers > 1)
     return Problem(prepared, space, pairs, metric, mask=mask)
+
+
+def _filter_and_space(filter: Any, space: Any, look: Look | None) -> tuple[Any, Any]:
+    """A look stands for the filter, and its space for the search space unless one is given."""
+    if look is not None:
+        if filter is not None:
+            raise FilterFitError("give either a filter (command or function) or look=, not both")
+        filter = look
+    if filter is None:
+        raise FilterFitError("give a filter (a command template, a function or a Look) or look=True")
+    if space is None:
+        if not isinstance(filter, Look):
+            raise FilterFitError("give the search space (e.g. ['radius=0:100', 'sigma=0:100'])")
+        space = filter.space()
+    return filter, space
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
@@ -205,8 +246,10 @@ def _check_same_size(images: list[tuple[Image, Image]]) -> None:
             )
 
 
-def load_pairs(pairs: Sequence[tuple[ImageLike | None, ImageLike | None]]) -> list[tuple[Image, Image]]:
-    """Load each (source, target) and check that their sizes match."""
+def load_pairs(
+    pairs: Sequence[tuple[ImageLike | None, ImageLike | None]], *, references: bool = False
+) -> list[tuple[Image, Image]]:
+    """Load each (source, target) and check that their sizes match (references are resampled to match)."""
     if not pairs:
         raise ImageError("give a source and a target image")
     loaded = []
@@ -214,6 +257,8 @@ def load_pairs(pairs: Sequence[tuple[ImageLike | None, ImageLike | None]]) -> li
         if source is None or target is None:
             raise ImageError("give both a source and a target image")
         pair = (_as_image(source), _as_image(target))
+        if references:
+            pair = (pair[0], fit_to(pair[1], pair[0]))
         check_pair(*pair)
         loaded.append(pair)
     return loaded
@@ -226,6 +271,11 @@ def _as_image(image: ImageLike) -> Image:
         depth = 16 if image.dtype == np.uint16 else 8
         return Image(to_float(image), bit_depth=depth, format="png")
     return load_image(image)
+
+
+def _scale(problem: Problem) -> float:
+    """1 at full resolution; 0.5 for a preview of every other pixel."""
+    return 1.0 / getattr(problem.pairs[0][0], "stride", 1)
 
 
 class _Run:
@@ -250,6 +300,7 @@ class _Run:
         self.stopped = "budget"
         self.started = time.perf_counter()
         self.elapsed = 0.0
+        self.scale = _scale(problem)
 
     def follow(self, crop: _Run) -> None:
         """Go on from a search of a crop: its evaluations count, its best is the first to try here."""
@@ -284,8 +335,19 @@ class _Run:
                     self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         self.elapsed = time.perf_counter() - self.started
 
+    def confirm(self, problem: Problem, candidates: list[dict[str, Any]]) -> None:
+        """Evaluate preview candidates at full resolution; the best of these is the answer."""
+        self.problem, self.best, self.scale = problem, None, 1.0
+        self.budget += len(candidates)
+        with Evaluator(problem, min(self.workers, len(candidates))) as evaluator:
+            pending = {evaluator.submit(p): self.strategy.ask_fixed(self.study, p) for p in candidates}
+            for future in as_completed(pending):
+                self._record(pending[future], future.result())
+        self.elapsed = time.perf_counter() - self.started
+
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
         trial.set_user_attr("seconds", round(evaluation.seconds, 4))
+        trial.set_user_attr("scale", self.scale)
         if self.crop is not None:
             trial.set_user_attr("crop", self.crop)
         if evaluation.ok:
@@ -304,6 +366,7 @@ class _Run:
                 seconds=round(evaluation.seconds, 4),
                 reason=evaluation.reason,
                 crop=self.crop,
+                scale=self.scale,
             )
         )
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from .errors import MetricError
+from .look.distribution import distance, distance_residuals
 
-__all__ = ["METRICS", "Metric", "de2000", "get_metric", "mae", "make_mask", "psnr", "rmse", "ssim"]
+__all__ = ["METRICS", "Metric", "de2000", "distance", "get_metric", "mae", "make_mask", "psnr", "rmse", "ssim"]
 
 PSNR_CAP = 200.0  # dB for identical images (skimage says inf; JSON has no inf)
 
@@ -164,6 +165,8 @@ METRICS: dict[str, Metric] = {
     ),
     "ssim": Metric("ssim", ssim, direction="maximize", residuals=_ssim_residuals, ideal=1.0, close_enough=1 - 1e-7),
     "de2000": Metric("de2000", de2000, residuals=_de2000_residuals, ideal=0.0, close_enough=1e-4),
+    # For a reference photo of another scene (look/distribution.py): colour distributions and brightness profile.
+    "distribution": Metric("distribution", distance, residuals=distance_residuals, ideal=0.0, close_enough=1e-3),
 }
 
 

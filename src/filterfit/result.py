@@ -43,6 +43,7 @@ class TrialRecord:
     seconds: float = 0.0
     reason: str | None = None
     crop: str | None = None  # WxH+X+Y of the crop it was scored on; None for the whole image
+    scale: float = 1.0  # 1: full resolution; 0.5: a look's preview of every other pixel (look/fidelity.py)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class FitResult:
     target_lossy: bool = False
     evaluation_s: float = 0.0  # median seconds of one evaluation
     history: tuple[TrialRecord, ...] = ()
+    look: dict[str, Any] | None = None  # a fitted Look.to_dict(): what `filterfit apply` rebuilds it from
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -123,8 +125,10 @@ def intervals(
     """
     tolerance = max(1e-9, abs(best_error) * 1e-6)
     sign = 1 if direction == "minimize" else -1
-    close = [  # evaluations on a crop scored other pixels: their errors do not compare
-        r for r in history if r.error is not None and r.crop is None and sign * (r.error - best_error) <= tolerance
+    close = [  # evaluations on a crop or a preview scored other pixels: their errors do not compare
+        r
+        for r in history
+        if r.error is not None and r.crop is None and r.scale == 1 and sign * (r.error - best_error) <= tolerance
     ]
     result: dict[str, list[float]] = {}
     for param in space.numeric:

@@ -1,0 +1,13 @@
+"""Looks: filterfit's own photo adjustments, and fitting them.
+
+Modules:
+    adjustments   -- one vectorised function per adjustment, with ranges and neutral values
+    look          -- ``Look``: an ordered selection of adjustments, usable as a filter
+    fidelity      -- reduced-resolution previews that make a look's fit cheaper
+    distribution  -- a metric for photos of different scenes (colour and tone distributions)
+"""
+
+from .adjustments import ADJUSTMENTS
+from .look import DEFAULT_ADJUSTMENTS, Look, LookError, as_look
+
+__all__ = ["ADJUSTMENTS", "DEFAULT_ADJUSTMENTS", "Look", "LookError", "as_look"]
