@@ -63,7 +63,7 @@ def test_fit_prints_a_table_and_writes_the_folder(images, tmp_path):
     result = invoke(*fit_args(images, "--budget", 6, "--out", out))
     assert result.exit_code == 0, result.output
     assert "filterfit result" in result.stdout
-    for header in ("parameter", "best", "ties within", "searched", "flags"):
+    for header in ("parameter", "best", "interval", "searched", "flags"):
         assert header in result.stdout
     assert "sigma" in result.stdout and "0.3:5" in result.stdout
     assert "rmse " in result.stdout and "after 6 evaluations (0 failed)" in result.stdout

@@ -10,8 +10,10 @@ Modules:
     evaluator   -- parallel worker processes holding the decoded images
     strategies  -- auto, tpe, cmaes, qmc, random, gp, benderopt
     result      -- FitResult and result.json
-    outputs     -- the output folder: result.json, best.png, diff.png, plots
-    plots       -- convergence data, and its drawing
+    outputs     -- the output folder: result.json, best.png, diff.png, plots, report.html
+    plots       -- convergence, slice and pairwise data, and their drawing
+    uncertainty -- each parameter's interval and flags, probed around the best
+    report      -- report.html: images, parameter table, plots and facts in one page
     errors      -- FilterFitError and the errors derived from it
     demo        -- the memo's blur experiment on a bundled photo
     cli         -- the ``filterfit`` command

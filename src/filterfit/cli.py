@@ -54,6 +54,13 @@ def _fit_options(function: Any) -> Any:
         ),
         click.option("--json", "as_json", is_flag=True, help="Print only the result JSON on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no table."),
+        click.option(
+            "--probes",
+            default=80,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Most extra evaluations that measure each parameter's interval and flags.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -151,13 +158,13 @@ def _report(result: Any, options: dict[str, Any]) -> None:
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if options.get("out"):
-        console.print(f"results in {options['out']}/ (result.json, best.png, diff.png, convergence.png)")
+        console.print(f"results in {options['out']}/ (result.json, best.png, diff.png, convergence.png, report.html)")
 
 
 def result_table(result: Any) -> Table:
     """The final table: each parameter's best value, tie interval, range and flags."""
     table = Table(title="filterfit result", title_justify="left")
-    for header in ("parameter", "best", "ties within", "searched", "flags"):
+    for header in ("parameter", "best", "interval", "searched", "flags"):
         table.add_column(header)
     ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
     for name, value in result.best_params.items():
@@ -201,6 +208,19 @@ def demo(out: Path, **options: Any) -> None:
             f"the memo (benderopt, JPEG files): radius {memo.MEMO['radius']} sigma {memo.MEMO['sigma']} "
             f"after {memo.MEMO['evaluations']:,} evaluations, rmse {memo_error:.4f} against this target"
         )
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
+def report(folder: Path, quiet: bool) -> None:
+    """(Re)build FOLDER/report.html from the result.json and images a fit left there."""
+    from .report import build_report
+
+    with _errors():
+        path = build_report(folder)
+    if not quiet:
+        click.echo(str(path))
 
 
 def main() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +22,11 @@ from .images import Image, load_image, to_float
 from .metrics import get_metric, make_mask
 from .outputs import prepare_folder, write_outputs
 from .problem import Evaluation, Problem, check_pair
+from .report import tool_versions
 from .result import FitResult, TrialRecord, intervals
 from .space import as_space
 from .strategies import get_strategy
+from .uncertainty import PROBE_BUDGET, refine
 
 if TYPE_CHECKING:
     from .filters import Filter
@@ -69,6 +72,7 @@ def fit(
     out: str | Path | None = None,
     stop_below: float | None = None,
     callback: Callable[[Progress], None] | None = None,
+    probes: int = PROBE_BUDGET,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
 
@@ -108,6 +112,9 @@ def fit(
         study's journal.
     callback : callable, optional
         Called with a :class:`Progress` after each evaluation.
+    probes : int
+        Most extra evaluations after the search that measure each
+        parameter's uncertainty interval and flags (0: none).
 
     Examples
     --------
@@ -135,11 +142,20 @@ def fit(
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
     run = _Run(problem, strategy, study, budget, workers, callback, stop_below)
-    run.execute()
-    result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+    with Evaluator(problem, workers) as evaluator:  # one pool of workers for the search and the probes after it
+        run.execute(evaluator)
+        result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+        result = replace(result, sources=_paths(s for s, _ in images), targets=_paths(t for _, t in images))
+        result = replace(result, versions=tool_versions())
+        if run.stopped != "interrupted":
+            result = refine(result, problem, strategy, evaluator, budget=probes)
     if folder is not None:
         write_outputs(result, problem, folder)
     return result
+
+
+def _paths(images: Iterable[Image]) -> list[str | None]:
+    return [None if image.path is None else str(Path(image.path).resolve()) for image in images]
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
@@ -224,10 +240,10 @@ class _Run:
         self.started = time.perf_counter()
         self.elapsed = 0.0
 
-    def execute(self) -> None:
+    def execute(self, evaluator: Evaluator) -> None:
         pending: dict[Future[Evaluation], optuna.Trial] = {}
         asked = 0
-        with Evaluator(self.problem, self.workers) as evaluator:
+        with contextlib.nullcontext():  # the caller owns the evaluator: it probes with it after the search
             try:
                 while True:
                     while self.stopped == "budget" and len(pending) < self.workers and asked < self.budget:
@@ -267,6 +283,7 @@ class _Run:
                 state="complete" if evaluation.ok else "fail",
                 seconds=round(evaluation.seconds, 4),
                 reason=evaluation.reason,
+                finished_s=round(time.perf_counter() - self.started, 4),
             )
         )
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]

@@ -42,6 +42,7 @@ class TrialRecord:
     state: str  # "complete" or "fail"
     seconds: float = 0.0
     reason: str | None = None
+    finished_s: float | None = None  # seconds from the start of the fit to the end of this evaluation
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,16 @@ class FitResult:
     target_lossy: bool = False
     evaluation_s: float = 0.0  # median seconds of one evaluation
     history: tuple[TrialRecord, ...] = ()
+    probes: tuple[TrialRecord, ...] = ()  # evaluations after the search that measured the uncertainty
+    tolerance: float | None = None  # how far above the best error the uncertainty intervals reach
+    sources: list[str | None] = field(default_factory=list)  # absolute paths, for `filterfit report`
+    targets: list[str | None] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # filterfit's and ImageMagick's
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["history"] = [_clean(asdict(record)) for record in self.history]
+        data["probes"] = [_clean(asdict(record)) for record in self.probes]
         return _clean(data)
 
     def to_json(self, *, indent: int | None = 1) -> str:
@@ -90,7 +97,8 @@ class FitResult:
             if not isinstance(data, dict):
                 raise TypeError(f"a JSON object is expected, but got {type(data).__name__}")
             history = tuple(TrialRecord(**record) for record in data.pop("history", []))
-            return cls(**data, history=history)
+            probes = tuple(TrialRecord(**record) for record in data.pop("probes", []))
+            return cls(**data, history=history, probes=probes)
         except FileNotFoundError:
             raise FilterFitError(f"result file not found: {path}") from None
         except OSError as error:  # a folder, no permission ...
