@@ -154,6 +154,7 @@ def _report(result: Any, options: dict[str, Any]) -> None:
         f"{result.metric} {result.best_error:.6g} after {result.evaluations} evaluations "
         f"({result.failed} failed) in {result.elapsed_s:.1f} s with {result.workers} workers"
         + (" - stopped: close enough to exact" if result.stopped == "exact" else "")
+        + (f"; then {len(result.probes)} probes measured the intervals" if result.probes else "")
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
@@ -162,15 +163,16 @@ def _report(result: Any, options: dict[str, Any]) -> None:
 
 
 def result_table(result: Any) -> Table:
-    """The final table: each parameter's best value, tie interval, range and flags."""
+    """The final table: each parameter's best value, uncertainty interval, range and flags."""
+    from .uncertainty import interval_text
+
     table = Table(title="filterfit result", title_justify="left")
     for header in ("parameter", "best", "interval", "searched", "flags"):
         table.add_column(header)
     ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
     for name, value in result.best_params.items():
-        interval = result.uncertainty.get(name)
-        ties = f"[{interval[0]:.6g}, {interval[1]:.6g}]" if interval else "-"
-        table.add_row(name, _short(value), ties, ranges.get(name, ""), "; ".join(result.flags.get(name, [])))
+        interval = interval_text(result.uncertainty.get(name))
+        table.add_row(name, _short(value), interval, ranges.get(name, ""), "\n".join(result.flags.get(name, [])))
     return table
 
 

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import FilterFitError
 from .images import load_image
+from .metrics import METRICS
 from .plots import convergence_data, draw_convergence, draw_pairwise, draw_slices, pairwise_data, slice_data
 from .result import FitResult
 from .space import parse_param
+from .uncertainty import interval_text
 
 if TYPE_CHECKING:
     from .space import Param
@@ -160,8 +162,7 @@ def _parameter_table(result: FitResult) -> str:
     ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
     rows = []
     for name, value in result.best_params.items():
-        interval = result.uncertainty.get(name)
-        shown = f"[{interval[0]:.7g}, {interval[1]:.7g}]" if interval else "-"
+        shown = interval_text(result.uncertainty.get(name))
         flags = "<br>".join(_text(flag) for flag in result.flags.get(name, []))
         best = f"{value:.6g}" if isinstance(value, float) else str(value)
         cells = (_text(name), _text(best), _text(shown), _text(ranges.get(name, "")), flags)
@@ -171,7 +172,7 @@ def _parameter_table(result: FitResult) -> str:
 
 
 def _plots(result: FitResult, params: dict[str, Param]) -> str:
-    direction = "maximize" if result.metric in ("psnr", "ssim") else "minimize"
+    direction = METRICS[result.metric].direction if result.metric in METRICS else "minimize"  # custom: minimised
     data = convergence_data(result.history, direction)
     figures = [("Convergence", draw_convergence(data, io.BytesIO(), metric=result.metric))]
     evaluated = result.history + result.probes

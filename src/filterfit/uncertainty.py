@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .space import Param, Space
     from .strategies import Strategy
 
-__all__ = ["PROBE_BUDGET", "Uncertainty", "measure", "refine", "tolerance"]
+__all__ = ["PROBE_BUDGET", "Uncertainty", "interval_text", "measure", "refine", "tolerance"]
 
 PROBE_BUDGET = 80  # most extra evaluations after the search
 RELATIVE_TOLERANCE = 1e-3  # of the best loss's distance from a perfect match
@@ -103,6 +103,21 @@ def _merge_flags(known: dict[str, list[str]], measured: dict[str, list[str]]) ->
         if kept + mine:
             merged[name] = kept + mine
     return merged
+
+
+def interval_text(interval: Sequence[float] | None) -> str:
+    """An interval with as many digits as it takes to tell its ends apart (up to 10).
+
+    Examples
+    --------
+    >>> interval_text([4.9999984, 5.0000012])
+    '[4.999998, 5.000001]'
+    """
+    if not interval:
+        return "-"
+    low, high = interval
+    digits = next((d for d in range(6, 11) if f"{low:.{d}g}" != f"{high:.{d}g}"), 6)
+    return f"[{low:.{digits}g}, {high:.{digits}g}]"
 
 
 def tolerance(metric: Metric, best_loss: float) -> float:
