@@ -82,14 +82,22 @@ def test_independent_parameters_do_not_trade_off(small_pixels):
         assert low < best < high and high - low < 1e-3
 
 
-def test_a_stepped_parameter_spans_whole_steps(small_pixels):
-    def quantised(image: np.ndarray, level: float) -> np.ndarray:
-        return np.clip(image * (np.floor(level * 2) / 2 + 0.5) / 3, 0, 1)  # steps of 0.5: [1, 1.5) ...
+def quantised(image: np.ndarray, level: float) -> np.ndarray:
+    return np.clip(image * (np.floor(level * 2) / 2 + 0.5) / 3, 0, 1)  # steps of 0.5: [1, 1.5) ...
 
+
+def test_a_stepped_parameter_spans_whole_steps(small_pixels):
     space = Space.parse(["level=0:5"])
     measured = probe(quantised, space, {"level": 2.2}, small_pixels, steps={"level": (2.0, 2.5)})
     assert measured.intervals["level"] == pytest.approx([2.0, 2.5])
-    assert measured.flags == {}
+    assert measured.flags == {}  # the strategy that measured the steps says so itself
+
+
+def test_steps_no_strategy_measured_are_found_by_the_probes(small_pixels):
+    measured = probe(quantised, Space.parse(["level=0:20"]), {"level": 2.2}, small_pixels)  # a step: 2.5 % of it
+    assert measured.intervals["level"] == pytest.approx([2.0, 2.5], abs=0.02)  # bisected to 5 % of the distance
+    (flag,) = measured.flags["level"]
+    assert re.fullmatch(r"acts in steps \(renders identical within 0\.(49|5|51)\)", flag)
 
 
 def test_probes_reuse_evaluations_and_respect_their_budget(small_pixels):

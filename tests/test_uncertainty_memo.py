@@ -51,4 +51,4 @@ def test_the_memo_blur_radius_acts_in_steps_of_half_a_pixel(photo: Path) -> None
     assert result.uncertainty["radius"] == pytest.approx([27, 27.5])  # [27, 27.5): kernel width 55
     sigma_low, sigma_high = result.uncertainty["sigma"]
     assert sigma_low <= 20 <= sigma_high and sigma_high - sigma_low < 0.1
-    assert not any(flag.startswith(("no effect", "trades off")) for flags in result.flags.values() for flag in flags)
+    assert list(result.flags) == ["radius"]  # sigma's render drifts a level in a few pixels: not a step

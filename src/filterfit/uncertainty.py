@@ -13,7 +13,8 @@ point are reused. Flags say what the intervals mean:
   own interval, keeps the error within the tolerance (a diagonal valley);
 - steps are what the strategy measured (``auto`` reports the blur radius's
   steps of 0.5 and their edges): a stepped parameter is probed step by step,
-  and its interval spans whole steps.
+  and its interval spans whole steps. Where no strategy said so, ``acts in
+  steps`` flags a render that stays identical around the best, then jumps.
 
 A stepped parameter may act only on every other step (ImageMagick's even
 kernel widths shift the image by half a pixel); a step or the next one out
@@ -185,6 +186,7 @@ class _Prober:
     evaluate: Evaluate
     budget: int
     known: dict[tuple[Any, ...], float | None] = field(default_factory=dict)  # params -> loss
+    hashes: dict[tuple[Any, ...], str | None] = field(default_factory=dict)  # params -> render hash, of probes
     probes: list[TrialRecord] = field(default_factory=list)
 
     def key(self, params: dict[str, Any]) -> tuple[Any, ...]:
@@ -196,8 +198,17 @@ class _Prober:
         new = new[: max(0, self.budget - len(self.probes))]
         for evaluation in self.evaluate(new) if new else []:
             self.known[self.key(evaluation.params)] = evaluation.loss
+            self.hashes[self.key(evaluation.params)] = evaluation.output_hash
             self.probes.append(_record(len(self.probes), evaluation))
         return [_loss(self.known, self.key(p)) for p in points]
+
+    def render_hash(self, params: dict[str, Any]) -> str | None:
+        """The hash of a point's render (evaluated again if the search made it: its records keep no hash)."""
+        key = self.key(params)
+        if key not in self.hashes and len(self.probes) < self.budget:
+            self.known.pop(key, None)
+            self.losses([params])
+        return self.hashes.get(key)
 
 
 def _loss(known: dict[tuple[Any, ...], float | None], key: tuple[Any, ...]) -> float | None:
@@ -244,13 +255,14 @@ def measure(
     budget : most new evaluations
     """
     best_loss = metric.loss(best_value)
-    limit = best_loss + tolerance(metric, best_loss)
+    margin = tolerance(metric, best_loss)
+    limit = best_loss + margin
     prober = _Prober(space, metric, evaluate, budget)
     for record in history:
         loss = None if record.error is None else metric.loss(record.error)
         prober.known.setdefault(tuple(record.params.get(name) for name in space.names), loss)
     steps = {name: step for name, step in (steps or {}).items() if name in space.names and step[1] > step[0]}
-    profiles = _Profiles(space, best_params, steps, prober, limit)
+    profiles = _Profiles(space, best_params, steps, prober, limit, margin)
     edges = profiles.search()
     intervals = {name: profiles.interval(name, pair) for name, pair in edges.items()}
     flags: dict[str, list[str]] = {}
@@ -258,10 +270,13 @@ def measure(
         no_effect = _no_effect_flag(space[name], intervals[name], pair, name in steps)
         if no_effect:
             flags.setdefault(name, []).append(no_effect)
+    for name in profiles.plateaus(edges, flags):
+        low, high = intervals[name]
+        flags.setdefault(name, []).append(f"acts in steps (renders identical within {high - low:.2g})")
     for first, second, text in profiles.trade_offs(edges, flags):
         flags.setdefault(first, []).append(f"trades off with {second}{text}")
         flags.setdefault(second, []).append(f"trades off with {first}{text}")
-    return Uncertainty(intervals, flags, tuple(prober.probes), limit - best_loss)
+    return Uncertainty(intervals, flags, tuple(prober.probes), margin)
 
 
 class _Profiles:
@@ -274,8 +289,10 @@ class _Profiles:
         steps: dict[str, tuple[float, float]],
         prober: _Prober,
         limit: float,
+        tolerance: float,
     ) -> None:
-        self.space, self.best, self.steps, self.prober, self.limit = space, dict(best), steps, prober, limit
+        self.space, self.best, self.steps, self.prober = space, dict(best), steps, prober
+        self.limit, self.tolerance = limit, tolerance
 
     def search(self) -> dict[str, tuple[_Edge, _Edge]]:
         """Climb every edge's ladder and bisect its bracket, one question per edge in each shared batch."""
@@ -360,6 +377,28 @@ class _Profiles:
             units = [unit - _middle(below), unit + _middle(above)]
         units = [0.0 if below.reached() else units[0], 1.0 if above.reached() else units[1]]
         return [_value(param, min(1.0, max(0.0, u))) for u in units]
+
+    def plateaus(self, edges: dict[str, tuple[_Edge, _Edge]], flags: dict[str, list[str]]) -> list[str]:
+        """Parameters the strategy did not know to act in steps whose render stays identical, then jumps.
+
+        Both edges must be bracketed, the render at the farthest probes inside
+        equal to the best's, and the error just outside more than ten
+        tolerances above the limit: a step, not a render that drifts a level
+        in a few pixels (a slightly different sigma).
+        """
+        jump = self.limit + 10 * self.tolerance
+        found = []
+        for name, pair in edges.items():
+            if name in self.steps or name in flags or any(e.outside is None or e.inside == 0 for e in pair):
+                continue
+            inside = [self._points(e, e.inside)[0] for e in pair]
+            outside = self.prober.losses([self._points(e, e.outside)[0] for e in pair if e.outside is not None])
+            if any(loss is None or loss <= jump for loss in outside):
+                continue
+            best = self.prober.render_hash(self.best)
+            if best is not None and all(self.prober.render_hash(p) == best for p in inside):
+                found.append(name)
+        return found
 
     def trade_offs(
         self, edges: dict[str, tuple[_Edge, _Edge]], flags: dict[str, list[str]]
