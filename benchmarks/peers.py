@@ -110,6 +110,7 @@ def run(problem: BenchProblem, method: Method, seed: int, budget: int) -> Outcom
             seed=seed,
             budget=budget,
             workers=method.workers,
+            probes=0,  # the search alone: the uncertainty probes after it are not what is compared
         )
         wall = time.perf_counter() - started
     except Exception as error:  # one bad method must not end a long benchmark

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC) when they are missing,
+# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC) and the tests' Chromium when missing,
 # plus what `python3 -m venv` needs on Debian. Prints nothing when everything is already there.
 set -euo pipefail
 
@@ -21,6 +21,9 @@ if [ "$(uname -s)" = Darwin ]; then
     echo "    brew install ${missing[*]}" >&2
     exit 1
 fi
+
+# The report's test opens report.html in real headless Chromium (Debian's package; no browser download).
+if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 
 # Debian's python3 can run venv only with python3-venv (it carries ensurepip's wheels).
 if ! command -v python3 >/dev/null 2>&1; then

@@ -7,6 +7,8 @@ as a user would. Runs are tiny (a 32x32 photo crop, a handful of ``convert`` cal
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +65,7 @@ def test_fit_prints_a_table_and_writes_the_folder(images, tmp_path):
     result = invoke(*fit_args(images, "--budget", 6, "--out", out))
     assert result.exit_code == 0, result.output
     assert "filterfit result" in result.stdout
-    for header in ("parameter", "best", "ties within", "searched", "flags"):
+    for header in ("parameter", "best", "interval", "searched", "flags"):
         assert header in result.stdout
     assert "sigma" in result.stdout and "0.3:5" in result.stdout
     assert "rmse " in result.stdout and "after 6 evaluations (0 failed)" in result.stdout
@@ -293,3 +295,33 @@ def test_python_dash_m_reports_a_mistake_in_one_line(images, tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [f"error: image not found: {tmp_path / 'missing.png'} (check the path)"]
+
+
+# --- the final table in a terminal (issue 5) ----------------------------------------------------
+
+
+def in_terminal(images, tmp_path, environment: dict[str, str]) -> str:
+    """What `filterfit fit` prints in a real (pseudo-)terminal, where rich would colour it."""
+    args = [str(SCRIPT), *map(str, fit_args(images, "--budget", 6, "--strategy", "random", "--out", tmp_path / "o"))]
+    completed = subprocess.run(
+        ["script", "-qec", subprocess.list2cmdline(args), "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "COLUMNS": "160", **environment},
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed.stdout
+
+
+@pytest.mark.slow
+def test_the_table_shows_each_interval_and_no_colour_with_no_color(images, tmp_path):
+    coloured = in_terminal(images, tmp_path, {})
+    plain = in_terminal(images, tmp_path, {"NO_COLOR": "1"})
+    for text in (coloured, plain):
+        assert "interval" in text and "report.html" in text
+        row = next(line for line in text.splitlines() if "sigma" in line and "0.3:5" in line)
+        assert re.search(r"\[\d[\d.]*, \d[\d.]*\]", row)  # the measured interval
+    assert re.search(r"\x1b\[[0-9;]*3[0-9]m", coloured)  # a colour, where colours are allowed
+    assert not re.search(r"\x1b\[[0-9;]*(3[0-9]|9[0-7])m", plain)

@@ -46,7 +46,7 @@ def test_the_folder_holds_every_output(files, tmp_path):
     out = tmp_path / "nested" / "out"
     run(*files, out)
     names = {path.name for path in out.iterdir()}
-    assert names == {"result.json", "best.png", "diff.png", "convergence.png", "study.journal"}
+    assert names == {"result.json", "best.png", "diff.png", "convergence.png", "report.html", "study.journal"}
 
 
 def test_result_json_has_the_design_fields(files, tmp_path):
@@ -124,7 +124,7 @@ def test_difference_image():
 def test_convergence_png_is_a_picture(files, tmp_path):
     run(*files, tmp_path / "out")
     picture = load_image(tmp_path / "out" / "convergence.png")
-    assert picture.pixels.shape[:2] == (400, 700)
+    assert picture.pixels.shape[:2] == (400, 1200)  # against evaluations and against seconds
     assert picture.pixels.std() > 0.01
 
 
@@ -177,7 +177,7 @@ def test_a_best_that_fails_to_render_again_still_leaves_the_json(files, tmp_path
             raise RuntimeError("the program broke")
         return linear(image, gain, offset)
 
-    result = run(*files, tmp_path / "out", function=flaky, budget=6)
+    result = run(*files, tmp_path / "out", function=flaky, budget=6, probes=0)
     assert len(calls) == 7  # six evaluations and the failed re-render of the best
     names = {path.name for path in (tmp_path / "out").iterdir()}
     assert {"result.json", "convergence.png"} <= names

@@ -68,6 +68,7 @@ def test_to_dict_is_plain_json():
         "reason": "exit code 1: no",
         "crop": None,
         "scale": 1.0,
+        "finished_s": None,
     }
     assert isinstance(data["history"], list)
 

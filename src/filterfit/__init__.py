@@ -12,10 +12,12 @@ Modules:
     evaluator   -- parallel worker processes holding the decoded images
     strategies  -- auto, tpe, cmaes, qmc, random, gp, benderopt
     result      -- FitResult and result.json
-    outputs     -- the output folder: result.json, best.png, diff.png, plots
+    outputs     -- the output folder: result.json, best.png, diff.png, plots, report.html
     apply       -- ``apply()``: a result's filter, rebuilt and applied to other photos
     export      -- a result as a .cube 3D LUT, a Hald CLUT PNG, a command line
-    plots       -- convergence data, and its drawing
+    plots       -- convergence, slice and pairwise data, and their drawing
+    uncertainty -- each parameter's interval and flags, probed around the best
+    report      -- report.html: images, parameter table, plots and facts in one page
     errors      -- FilterFitError and the errors derived from it
     demo        -- the memo's blur experiment on a bundled photo
     cli         -- the ``filterfit`` command

@@ -57,6 +57,13 @@ def _fit_options(function: Any) -> Any:
         ),
         click.option("--json", "as_json", is_flag=True, help="Print only the result JSON on stdout."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar, no table."),
+        click.option(
+            "--probes",
+            default=80,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Most extra evaluations that measure each parameter's interval and flags.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -228,6 +235,7 @@ def _report(result: Any, options: dict[str, Any]) -> None:
         f"{result.metric} {result.best_error:.6g} after {result.evaluations} evaluations "
         f"({result.failed} failed) in {result.elapsed_s:.1f} s with {result.workers} workers"
         + (" - stopped: close enough to exact" if result.stopped == "exact" else "")
+        + (f"; then {len(result.probes)} probes measured the intervals" if result.probes else "")
     )
     cropped = [record for record in result.history if record.crop is not None]
     if cropped:
@@ -238,19 +246,20 @@ def _report(result: Any, options: dict[str, Any]) -> None:
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if options.get("out"):
-        console.print(f"results in {options['out']}/ (result.json, best.png, diff.png, convergence.png)")
+        console.print(f"results in {options['out']}/ (result.json, best.png, diff.png, convergence.png, report.html)")
 
 
 def result_table(result: Any) -> Table:
-    """The final table: each parameter's best value, tie interval, range and flags."""
+    """The final table: each parameter's best value, uncertainty interval, range and flags."""
+    from .uncertainty import interval_text
+
     table = Table(title="filterfit result", title_justify="left")
-    for header in ("parameter", "best", "ties within", "searched", "flags"):
+    for header in ("parameter", "best", "interval", "searched", "flags"):
         table.add_column(header)
     ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
     for name, value in result.best_params.items():
-        interval = result.uncertainty.get(name)
-        ties = f"[{interval[0]:.6g}, {interval[1]:.6g}]" if interval else "-"
-        table.add_row(name, _short(value), ties, ranges.get(name, ""), "; ".join(result.flags.get(name, [])))
+        interval = interval_text(result.uncertainty.get(name))
+        table.add_row(name, _short(value), interval, ranges.get(name, ""), "\n".join(result.flags.get(name, [])))
     return table
 
 
@@ -362,6 +371,19 @@ def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: 
             )
         for warning in exported.warnings:
             _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
+def report(folder: Path, quiet: bool) -> None:
+    """(Re)build FOLDER/report.html from the result.json and images a fit left there."""
+    from .report import build_report
+
+    with _errors():
+        path = build_report(folder)
+    if not quiet:
+        click.echo(str(path))
 
 
 def main() -> None:

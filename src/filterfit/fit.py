@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,9 +26,11 @@ from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
 from .metrics import get_metric, make_mask
 from .outputs import prepare_folder, write_outputs
 from .problem import Evaluation, Problem, check_pair
+from .report import tool_versions
 from .result import FitResult, TrialRecord, intervals
 from .space import as_space
 from .strategies import get_strategy
+from .uncertainty import PROBE_BUDGET, refine
 
 if TYPE_CHECKING:
     from .filters import Filter
@@ -76,6 +79,7 @@ def fit(
     stop_below: float | None = None,
     crop: bool | None = None,
     callback: Callable[[Progress], None] | None = None,
+    probes: int = PROBE_BUDGET,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
 
@@ -127,6 +131,9 @@ def fit(
         megapixels or more, when the strategy is given by name.
     callback : callable, optional
         Called with a :class:`Progress` after each evaluation.
+    probes : int
+        Most extra evaluations after the search that measure each
+        parameter's uncertainty interval and flags (0: none).
 
     Examples
     --------
@@ -169,14 +176,23 @@ def fit(
         crop_budget = plan.budget(budget)
         crop_strategy = get_strategy(strategy_name, space, seed=seed, budget=crop_budget, workers=workers)
         crop_run = _Run(crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry)
-        crop_run.execute()
+        with Evaluator(crop_problem, workers) as crop_evaluator:
+            crop_run.execute(crop_evaluator)
         run.follow(crop_run)
-    run.execute()
-    if reserve:
-        run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
-    result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
-    if isinstance(filter, Look):
-        result = replace(result, look=filter.with_params(result.best_params).to_dict())
+    with Evaluator(searched, workers) as evaluator:  # one pool of workers for the search and the probes after it
+        run.execute(evaluator)
+        if reserve:
+            run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
+        result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+        result = replace(result, sources=_paths(s for s, _ in images), targets=_paths(t for _, t in images))
+        result = replace(result, versions=tool_versions())
+        if isinstance(filter, Look):
+            result = replace(result, look=filter.with_params(result.best_params).to_dict())
+        if run.stopped != "interrupted" and searched is problem:
+            result = refine(result, problem, strategy, evaluator, budget=probes)
+    if run.stopped != "interrupted" and searched is not problem:
+        with Evaluator(problem, workers) as evaluator:  # probes are made at full resolution
+            result = refine(result, problem, strategy, evaluator, budget=probes)
     if folder is not None:
         write_outputs(result, problem, folder)
     return result
@@ -207,6 +223,10 @@ def _filter_and_space(filter: Any, space: Any, look: Look | None) -> tuple[Any, 
             raise FilterFitError("give the search space (e.g. ['radius=0:100', 'sigma=0:100'])")
         space = filter.space()
     return filter, space
+
+
+def _paths(images: Iterable[Image]) -> list[str | None]:
+    return [None if image.path is None else str(Path(image.path).resolve()) for image in images]
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
@@ -309,10 +329,10 @@ class _Run:
         if crop.stopped == "interrupted":
             self.stopped = "interrupted"
 
-    def execute(self) -> None:
+    def execute(self, evaluator: Evaluator) -> None:
         pending: dict[Future[Evaluation], optuna.Trial] = {}
-        asked = len(self.records)
-        with Evaluator(self.problem, self.workers) as evaluator:
+        asked = len(self.records)  # after a crop's search, its evaluations count
+        with contextlib.nullcontext():  # the caller owns the evaluator: it probes with it after the search
             try:
                 while True:
                     while self.stopped == "budget" and len(pending) < self.workers and asked < self.budget:
@@ -367,6 +387,7 @@ class _Run:
                 reason=evaluation.reason,
                 crop=self.crop,
                 scale=self.scale,
+                finished_s=round(time.perf_counter() - self.started, 4),
             )
         )
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]

@@ -1,4 +1,4 @@
-"""The output folder: result.json, best.png, diff.png, convergence.png."""
+"""The output folder: result.json, best.png, diff.png, convergence.png, report.html."""
 
 from __future__ import annotations
 
@@ -52,5 +52,9 @@ def write_outputs(result: FitResult, problem: Problem, out: Path) -> list[Path]:
         written.append(save_image(render, out / f"best{suffix}.png", bit_depth=target.bit_depth))
         written.append(save_image(difference_image(render, target.pixels), out / f"diff{suffix}.png"))
     data = convergence_data(result.history, problem.metric.direction)
-    written.append(draw_convergence(data, out / "convergence.png", metric=result.metric))
+    draw_convergence(data, out / "convergence.png", metric=result.metric)
+    written.append(out / "convergence.png")
+    from .report import write_report  # the report draws with matplotlib: imported when a folder is written
+
+    written.append(write_report(result, out))
     return written

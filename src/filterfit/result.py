@@ -44,6 +44,7 @@ class TrialRecord:
     reason: str | None = None
     crop: str | None = None  # WxH+X+Y of the crop it was scored on; None for the whole image
     scale: float = 1.0  # 1: full resolution; 0.5: a look's preview of every other pixel (look/fidelity.py)
+    finished_s: float | None = None  # seconds from the start of the fit to the end of this evaluation
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,16 @@ class FitResult:
     evaluation_s: float = 0.0  # median seconds of one evaluation
     history: tuple[TrialRecord, ...] = ()
     look: dict[str, Any] | None = None  # a fitted Look.to_dict(): what `filterfit apply` rebuilds it from
+    probes: tuple[TrialRecord, ...] = ()  # evaluations after the search that measured the uncertainty
+    tolerance: float | None = None  # how far above the best error the uncertainty intervals reach
+    sources: list[str | None] = field(default_factory=list)  # absolute paths, for `filterfit report`
+    targets: list[str | None] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # filterfit's and ImageMagick's
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["history"] = [_clean(asdict(record)) for record in self.history]
+        data["probes"] = [_clean(asdict(record)) for record in self.probes]
         return _clean(data)
 
     def to_json(self, *, indent: int | None = 1) -> str:
@@ -93,7 +100,8 @@ class FitResult:
             if not isinstance(data, dict):
                 raise TypeError(f"a JSON object is expected, but got {type(data).__name__}")
             history = tuple(TrialRecord(**record) for record in data.pop("history", []))
-            return cls(**data, history=history)
+            probes = tuple(TrialRecord(**record) for record in data.pop("probes", []))
+            return cls(**data, history=history, probes=probes)
         except FileNotFoundError:
             raise FilterFitError(f"result file not found: {path}") from None
         except OSError as error:  # a folder, no permission ...

@@ -1,0 +1,225 @@
+"""report.html: one self-contained page per output folder (images and plots embedded, no network).
+
+It shows the source, target, fitted result and amplified difference side by
+side with a slider over target and result, the parameter table (best value,
+uncertainty interval, range searched, flags), the convergence plot, the
+error along each parameter around the optimum, a pairwise plot, and the
+run's facts. Everything it needs is in the folder: result.json (with the
+source and target paths), best.png and diff.png.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import shutil
+import string
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import FilterFitError
+from .images import load_image
+from .metrics import METRICS
+from .plots import convergence_data, draw_convergence, draw_pairwise, draw_slices, pairwise_data, slice_data
+from .result import FitResult
+from .space import parse_param
+from .uncertainty import interval_text
+
+if TYPE_CHECKING:
+    from .space import Param
+
+__all__ = ["build_report", "tool_versions", "write_report"]
+
+SHOWN_PIXELS = 1024  # the longest side of the images embedded in the page
+
+_PAGE = string.Template((Path(__file__).parent / "report.html.in").read_text(encoding="utf-8"))
+
+
+def tool_versions() -> dict[str, str]:
+    """filterfit's version, and ImageMagick's where ``convert`` is installed."""
+    from . import __version__
+
+    versions = {"filterfit": __version__}
+    if shutil.which("convert"):
+        try:
+            first = subprocess.run(
+                ["convert", "-version"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout.splitlines()
+        except (OSError, subprocess.SubprocessError):
+            first = []
+        words = first[0].split() if first else []
+        if len(words) >= 3 and words[1] == "ImageMagick":
+            versions["imagemagick"] = words[2]
+    return versions
+
+
+def build_report(folder: str | Path) -> Path:
+    """(Re)build ``report.html`` in an output folder from what the fit left there.
+
+    Examples
+    --------
+    >>> build_report("result/")  # doctest: +SKIP
+    PosixPath('result/report.html')
+    """
+    folder = Path(folder)
+    if not (folder / "result.json").is_file():
+        raise FilterFitError(f"no result.json in {folder}: give a folder written by `filterfit fit ... --out DIR`")
+    return write_report(FitResult.load(folder / "result.json"), folder)
+
+
+def write_report(result: FitResult, folder: Path) -> Path:
+    """Write ``folder/report.html`` for ``result``; images come from the folder and the recorded paths."""
+    params = {p.name: p for p in map(parse_param, result.space) if p.numeric}
+    page = _PAGE.substitute(
+        title=_text(f"filterfit: {result.filter}"),
+        summary=_text(_summary(result)),
+        warnings="".join(f"<p class=warning>{_text(w)}</p>" for w in result.warnings),
+        images=_images(result, folder),
+        table=_parameter_table(result),
+        tolerance=_text(f"{result.tolerance:.3g}" if result.tolerance is not None else "a tie with the best"),
+        plots=_plots(result, params),
+        facts=_facts(result),
+    )
+    path = folder / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _text(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _summary(result: FitResult) -> str:
+    stopped = {"exact": "stopped: close enough to exact", "interrupted": "interrupted"}.get(result.stopped, "")
+    return (
+        f"{result.metric} {result.best_error:.6g} after {result.evaluations} evaluations "
+        f"({result.failed} failed) and {len(result.probes)} probes in {result.elapsed_s:.1f} s"
+        + (f" - {stopped}" if stopped else "")
+    )
+
+
+def _png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _image_uri(path: str | Path | None) -> str | None:
+    """A PNG data URI of an image file, at most SHOWN_PIXELS on its longest side; None when unreadable."""
+    from PIL import Image as PILImage
+
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        pixels = load_image(path).pixels
+    except FilterFitError:
+        return None
+    samples = (pixels[..., :3] if pixels.shape[2] >= 3 else pixels[..., 0]) * 255 + 0.5
+    picture = PILImage.fromarray(samples.clip(0, 255).astype("uint8"))
+    picture.thumbnail((SHOWN_PIXELS, SHOWN_PIXELS))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return _png_uri(buffer.getvalue())
+
+
+def _images(result: FitResult, folder: Path) -> str:
+    count = max(1, len(result.targets))
+    sections = []
+    for number in range(count):
+        suffix = "" if count == 1 else f"-{number + 1}"
+        uris = {
+            "source": _image_uri(result.sources[number] if number < len(result.sources) else None),
+            "target": _image_uri(result.targets[number] if number < len(result.targets) else None),
+            "fitted result": _image_uri(folder / f"best{suffix}.png"),
+            "difference x20": _image_uri(folder / f"diff{suffix}.png"),
+        }
+        heading = f"<h3>pair {number + 1}</h3>" if count > 1 else ""
+        sections.append(heading + _gallery(uris) + _comparison(uris["target"], uris["fitted result"]))
+    return "".join(sections)
+
+
+def _gallery(uris: dict[str, str | None]) -> str:
+    cells = []
+    for label, uri in uris.items():
+        shown = f'<img src="{uri}" alt="{_text(label)}">' if uri else f"<p class=missing>{_text(label)} not found</p>"
+        cells.append(f"<figure>{shown}<figcaption>{_text(label)}</figcaption></figure>")
+    return f"<div class=gallery>{''.join(cells)}</div>"
+
+
+def _comparison(target: str | None, fitted: str | None) -> str:
+    """Target under the fitted result; a slider uncovers the result from the left."""
+    if not (target and fitted):
+        return ""
+    return (
+        "<div class=compare><div class=stack>"
+        f'<img src="{target}" alt="target"><img class=over src="{fitted}" alt="fitted result over the target">'
+        "</div><label>target <input type=range min=0 max=100 value=50 class=slider "
+        'aria-label="share of the fitted result shown"> fitted result</label></div>'
+    )
+
+
+def _parameter_table(result: FitResult) -> str:
+    ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
+    rows = []
+    for name, value in result.best_params.items():
+        shown = interval_text(result.uncertainty.get(name))
+        flags = "<br>".join(_text(flag) for flag in result.flags.get(name, []))
+        best = f"{value:.6g}" if isinstance(value, float) else str(value)
+        cells = (_text(name), _text(best), _text(shown), _text(ranges.get(name, "")), flags)
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("parameter", "best", "interval", "searched", "flags"))
+    return f"<table class=params><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _plots(result: FitResult, params: dict[str, Param]) -> str:
+    direction = METRICS[result.metric].direction if result.metric in METRICS else "minimize"  # custom: minimised
+    data = convergence_data(result.history, direction)
+    figures = [("Convergence", draw_convergence(data, io.BytesIO(), metric=result.metric))]
+    evaluated = result.history + result.probes
+    names = [name for name in params if name in result.best_params]
+    if names:
+        slices = [slice_data(evaluated, n, result.best_params, params, result.uncertainty.get(n)) for n in names]
+        figures.append(("Error along each parameter", draw_slices(slices, io.BytesIO(), metric=result.metric)))
+    pairs = _traded_pairs(result, names)
+    if pairs:
+        traded = [pairwise_data(evaluated, a, b, result.best_params) for a, b in pairs]
+        figures.append(("Parameters that trade off", draw_pairwise(traded, io.BytesIO(), metric=result.metric)))
+    elif len(names) >= 2:
+        pair = [pairwise_data(evaluated, names[0], names[1], result.best_params)]
+        figures.append((f"{names[0]} against {names[1]}", draw_pairwise(pair, io.BytesIO(), metric=result.metric)))
+    return "".join(
+        f'<h3>{_text(title)}</h3><img class=plot src="{_png_uri(buffer.getvalue())}" alt="{_text(title)}">'
+        for title, buffer in figures
+        if isinstance(buffer, io.BytesIO)
+    )
+
+
+def _traded_pairs(result: FitResult, names: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for first in names:
+        for flag in result.flags.get(first, []):
+            if flag.startswith("trades off with "):
+                second = flag.removeprefix("trades off with ").split(" ")[0]
+                if second in names and (second, first) not in pairs:
+                    pairs.append((first, second))
+    return pairs
+
+
+def _facts(result: FitResult) -> str:
+    facts = {
+        "command": result.filter,
+        "searched": " ".join(result.space),
+        "metric": result.metric,
+        "strategy": result.strategy,
+        "workers": result.workers,
+        "budget": result.budget,
+        "evaluations": f"{result.evaluations} ({result.failed} failed), then {len(result.probes)} probes",
+        "elapsed": f"{result.elapsed_s:.1f} s (median evaluation {result.evaluation_s:.3g} s)",
+        "seed": result.seed,
+        "source": ", ".join(str(s) for s in result.sources) or "-",
+        "target": ", ".join(str(t) for t in result.targets) or "-",
+        "filterfit": result.versions.get("filterfit", "-"),
+        "ImageMagick": result.versions.get("imagemagick", "-"),
+    }
+    rows = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in facts.items())
+    return f"<table class=facts>{rows}</table>"
