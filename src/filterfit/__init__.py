@@ -11,6 +11,8 @@ Modules:
     strategies  -- auto, tpe, cmaes, qmc, random, gp, benderopt
     result      -- FitResult and result.json
     outputs     -- the output folder: result.json, best.png, diff.png, plots
+    study       -- the study's storage, its problem definition, resuming
+    worker      -- ``filterfit worker``: join a shared study from another machine
     plots       -- convergence data, and its drawing
     errors      -- FilterFitError and the errors derived from it
     demo        -- the memo's blur experiment on a bundled photo

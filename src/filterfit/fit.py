@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
@@ -24,6 +25,19 @@ from .problem import Evaluation, Problem, check_pair
 from .result import FitResult, TrialRecord, intervals
 from .space import as_space
 from .strategies import get_strategy
+from .study import (
+    ResidualStore,
+    check_definition,
+    counts,
+    definition,
+    end_run,
+    evaluated,
+    evaluation_of,
+    open_storage,
+    open_study,
+    stale_trials,
+    start_run,
+)
 
 if TYPE_CHECKING:
     from .filters import Filter
@@ -132,9 +146,16 @@ def fit(
     problem = Problem(prepared, space, images, metric, mask=mask)
     strategy = get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
     folder = prepare_folder(out) if out is not None else None
+    given = study is not None
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
-    run = _Run(problem, strategy, study, budget, workers, callback, stop_below)
+    wanted = definition(
+        filter=filter, space=space, metric=metric.name, border=border, mask=mask, images=images,
+        strategy=strategy.name, budget=budget, seed=seed, timeout=timeout, stop_below=stop_below,
+    )  # fmt: skip
+    where = str(folder) if storage is None and folder is not None else f"study {study.study_name!r}"
+    check_definition(study, wanted, where, strict=not given)
+    run = _Run(problem, strategy, study, budget, workers, callback, stop_below, folder=folder)
     run.execute()
     result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
     if folder is not None:
@@ -143,20 +164,18 @@ def fit(
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI shows its own progress
+    """The run's study: in ``storage``, else in ``folder``'s journal (resumed when it exists), else in memory."""
     if storage is None and folder is not None:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))  # type: ignore[assignment]
-    name = name or f"filterfit-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        backend = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+    else:
+        backend = open_storage(storage)
     sampler = strategy.sampler()  # outside the try: a missing extra is not a storage problem
-    try:
-        return optuna.create_study(
-            storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True
-        )
-    except Exception as error:  # ValueError, ImportError, and SQLAlchemy's errors for a bad URL or database
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__  # SQLAlchemy adds a second line
-        raise FilterFitError(f"cannot open the study storage {storage!r}: {reason}") from None
+    study = open_study(backend, name, sampler, create=True)
+    if study.get_trials(deepcopy=False):
+        sampler.reseed_rng()  # a resumed sampler must not replay its first proposals (QMC keeps its sequence)
+    return study
 
 
 def _check_counts(budget: int, workers: int | None, timeout: float) -> None:
@@ -203,7 +222,14 @@ def _as_image(image: ImageLike) -> Image:
 
 
 class _Run:
-    """One fit's loop: bounded evaluations in flight, every result told to the study."""
+    """One fit's loop: bounded evaluations in flight, every result told to the study.
+
+    The study is the record and the shared state: the budget counts its
+    evaluations (this run's, an earlier run's in the same study, other
+    workers'), a trial whose process died is evaluated again into the same
+    trial, and a strategy that asks again for parameters the study already
+    evaluated (a resumed ``auto`` replays its searches) gets the recorded answer.
+    """
 
     def __init__(
         self,
@@ -214,54 +240,157 @@ class _Run:
         workers: int,
         callback: Callable[[Progress], None] | None,
         stop_below: float | None = None,
+        *,
+        folder: Path | None = None,
     ) -> None:
         self.problem, self.strategy, self.study = problem, strategy, study
         self.budget, self.workers, self.callback = budget, workers, callback
         self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
+        self.residuals = ResidualStore(folder) if folder is not None and strategy.wants_residuals else None
         self.records: list[TrialRecord] = []
+        self.done: dict[tuple[Any, ...], optuna.trial.FrozenTrial] = {}  # evaluated parameters -> their trial
         self.best: Evaluation | None = None
         self.stopped = "budget"
         self.started = time.perf_counter()
         self.elapsed = 0.0
+        self._absorb()
+        storage = study._storage  # no public accessor; RDB storages beat (see study.open_storage)
+        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        self.beat_every = interval / 2 if interval else None
 
     def execute(self) -> None:
-        pending: dict[Future[Evaluation], optuna.Trial] = {}
-        asked = 0
-        with Evaluator(self.problem, self.workers) as evaluator:
-            try:
-                while True:
-                    while self.stopped == "budget" and len(pending) < self.workers and asked < self.budget:
-                        trial = self.strategy.ask(self.study)
-                        if trial is None:
-                            break
-                        pending[evaluator.submit(trial.params, residuals=self.strategy.wants_residuals)] = trial
-                        asked += 1
-                    if not pending:
-                        if asked < self.budget and self.stopped == "budget":
-                            self.stopped = "exhausted"
-                        break
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        self._record(pending.pop(future), future.result())
-            except KeyboardInterrupt:
-                self.stopped = "interrupted"
-                for trial in pending.values():
-                    trial.set_user_attr("reason", "interrupted")
-                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        self.elapsed = time.perf_counter() - self.started
+        self.owner = start_run()
+        self.strategy.known = self._known
+        self.pending: dict[Future[Evaluation], tuple[optuna.Trial, bool]] = {}  # future -> (trial, to tell the study)
+        try:
+            with Evaluator(self.problem, self.workers) as evaluator:
+                try:
+                    self._loop(evaluator)
+                except KeyboardInterrupt:
+                    self.stopped = "interrupted"  # trials in flight stay RUNNING: a resumed run evaluates them
+                    evaluator.abandon()
+        finally:
+            end_run(self.owner)
+            self.strategy.known = None
+            self.elapsed = time.perf_counter() - self.started
+        self._absorb()  # other workers' evaluations of a shared study
+
+    def _loop(self, evaluator: Evaluator) -> None:
+        for trial in self._stale_trials():
+            self._submit(evaluator, trial)
+        while True:
+            while self.stopped == "budget" and len(self.pending) < self.workers and self._room():
+                trial = self._ask()
+                if trial is None:
+                    break
+                if trial.number in self._done_numbers():
+                    self._replay(evaluator, trial)
+                else:
+                    self._submit(evaluator, trial)
+            if not self.pending:
+                if self.stopped == "budget" and self._room():
+                    self.stopped = "exhausted"
+                break
+            done, _ = wait(self.pending, timeout=self.beat_every, return_when=FIRST_COMPLETED)
+            for future in done:
+                trial, fresh = self.pending.pop(future)
+                if fresh:
+                    self._record(trial, future.result())
+                else:
+                    self.strategy.tell(trial, future.result())
+            self._beat()
+
+    def _room(self) -> bool:
+        """True while the study's evaluations (made or in flight, by any process) leave budget; notices an exact one."""
+        spent, best = counts(self.study)
+        if best is not None and best <= self.stop_loss:
+            self.stopped = "exact"
+            return False
+        return spent < self.budget
+
+    def _ask(self) -> optuna.Trial | None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")  # we beat ourselves (_beat)
+            return self.strategy.ask(self.study)
+
+    def _submit(self, evaluator: Evaluator, trial: optuna.Trial) -> None:
+        if any(running.number == trial.number for running, _ in self.pending.values()):
+            return  # a stale trial being evaluated again, asked for by a replaying strategy: it will hear back
+        trial.set_user_attr("owner", self.owner)
+        future = evaluator.submit(trial.params, residuals=self.strategy.wants_residuals)
+        self.pending[future] = (trial, True)
+        self._beat()
+
+    def _replay(self, evaluator: Evaluator, trial: optuna.Trial) -> None:
+        """Give the strategy the study's evaluation of a trial it asked for again.
+
+        A strategy that wants residuals gets them from the output folder; where
+        they are missing (no folder, a shared study) the parameters are rendered
+        again for it, and the study is not told twice.
+        """
+        frozen = self.done[self._key(trial.params)]
+        residuals = self.residuals.load(frozen.number) if self.residuals is not None else None
+        evaluation = evaluation_of(frozen, residuals)
+        if self.strategy.wants_residuals and evaluation.ok and residuals is None:
+            self.pending[evaluator.submit(trial.params, residuals=True)] = (trial, False)
+        else:
+            self.strategy.tell(trial, evaluation)
+
+    def _known(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial | None:
+        """The study's trial for exactly these parameters: evaluated, or stale and being evaluated again."""
+        frozen = self.done.get(self._key(params))
+        if frozen is None:
+            frozen = next((t for t, _ in self.pending.values() if self._key(t.params) == self._key(params)), None)
+            return frozen  # type: ignore[return-value]
+        return optuna.Trial(study, frozen._trial_id)  # no public constructor from a number
+
+    def _stale_trials(self) -> list[optuna.Trial]:
+        return [optuna.Trial(self.study, t._trial_id) for t in stale_trials(self.study)]
+
+    def _beat(self) -> None:
+        if self.beat_every is not None:
+            for trial, _ in self.pending.values():
+                self.study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+
+    def _done_numbers(self) -> set[int]:
+        return {t.number for t in self.done.values()}
+
+    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[name] for name in self.problem.space.names)
+
+    def _absorb(self) -> None:
+        """Take in the study's evaluations this run has not seen (an earlier run's, other workers')."""
+        seen = {r.number for r in self.records}
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.number in seen or not evaluated(trial):
+                continue
+            self.done.setdefault(self._key(trial.params), trial)
+            self._note(evaluation_of(trial), trial.number)
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
-        trial.set_user_attr("seconds", round(evaluation.seconds, 4))
-        if evaluation.ok:
-            trial.set_user_attr("error", evaluation.value)
-            self.study.tell(trial, evaluation.loss)
-        else:
-            trial.set_user_attr("reason", evaluation.reason)
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if self.residuals is not None:  # before the study hears of it: a complete trial always has them
+            self.residuals.save(trial.number, evaluation.residuals)
+        try:
+            trial.set_user_attr("seconds", round(evaluation.seconds, 4))
+            if evaluation.ok:
+                trial.set_user_attr("error", evaluation.value)
+                trial.set_user_attr("hash", evaluation.output_hash)
+                self.study.tell(trial, evaluation.loss)
+            else:
+                trial.set_user_attr("reason", evaluation.reason)
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # another process finished it (a stale trial evaluated twice): the study has its answer
+        self.done.setdefault(self._key(evaluation.params), self.study._storage.get_trial(trial._trial_id))
         self.strategy.tell(trial, evaluation)
+        self._note(evaluation, trial.number)
+        if self.callback is not None:
+            self.callback(self._progress())
+
+    def _note(self, evaluation: Evaluation, number: int) -> None:
         self.records.append(
             TrialRecord(
-                number=trial.number,
+                number=number,
                 params=dict(evaluation.params),
                 error=evaluation.value,
                 state="complete" if evaluation.ok else "fail",
@@ -273,8 +402,6 @@ class _Run:
             self.best = evaluation
             if evaluation.loss <= self.stop_loss:  # type: ignore[operator]
                 self.stopped = "exact"
-        if self.callback is not None:
-            self.callback(self._progress())
 
     def _progress(self) -> Progress:
         return Progress(
