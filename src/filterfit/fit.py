@@ -253,6 +253,7 @@ class _Run:
         self.stopped = "budget"
         self.started = time.perf_counter()
         self.elapsed = 0.0
+        self.orphans: list[optuna.trial.FrozenTrial] = []
         self._absorb()
         storage = study._storage  # no public accessor; RDB storages beat (see study.open_storage)
         interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
@@ -276,11 +277,11 @@ class _Run:
         self._absorb()  # other workers' evaluations of a shared study
 
     def _loop(self, evaluator: Evaluator) -> None:
-        for trial in self._stale_trials():
-            self._submit(evaluator, trial)
+        for stale in self._stale_trials():
+            self._submit(evaluator, stale)
         while True:
             while self.stopped == "budget" and len(self.pending) < self.workers and self._room():
-                trial = self._ask()
+                trial = self._orphan() or self._ask()
                 if trial is None:
                     break
                 if trial.number in self._done_numbers():
@@ -302,11 +303,17 @@ class _Run:
 
     def _room(self) -> bool:
         """True while the study's evaluations (made or in flight, by any process) leave budget; notices an exact one."""
-        spent, best = counts(self.study)
+        spent, best, self.orphans = counts(self.study)
         if best is not None and best <= self.stop_loss:
             self.stopped = "exact"
             return False
         return spent < self.budget
+
+    def _orphan(self) -> optuna.Trial | None:
+        """A trial whose process died while the run goes on (another worker of this host), to evaluate again."""
+        running = {trial.number for trial, _ in self.pending.values()}
+        orphans = [t for t in self.orphans if t.number not in running]
+        return optuna.Trial(self.study, orphans[0]._trial_id) if orphans else None
 
     def _ask(self) -> optuna.Trial | None:
         with warnings.catch_warnings():
@@ -340,8 +347,7 @@ class _Run:
         """The study's trial for exactly these parameters: evaluated, or stale and being evaluated again."""
         frozen = self.done.get(self._key(params))
         if frozen is None:
-            frozen = next((t for t, _ in self.pending.values() if self._key(t.params) == self._key(params)), None)
-            return frozen  # type: ignore[return-value]
+            return next((t for t, _ in self.pending.values() if self._key(t.params) == self._key(params)), None)
         return optuna.Trial(study, frozen._trial_id)  # no public constructor from a number
 
     def _stale_trials(self) -> list[optuna.Trial]:

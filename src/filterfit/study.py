@@ -299,18 +299,19 @@ def _alive(pid: int) -> bool:
 
 def evaluated(trial: FrozenTrial) -> bool:
     """True for a trial that holds an evaluation (complete, or failed with the filter's reason)."""
-    return trial.state == TrialState.COMPLETE or (trial.state == TrialState.FAIL and "seconds" in trial.user_attrs)
+    # a FAIL without the filter's reason was abandoned (the heartbeat failed a dead worker's trial)
+    return trial.state == TrialState.COMPLETE or (trial.state == TrialState.FAIL and "reason" in trial.user_attrs)
 
 
-def counts(study: optuna.Study) -> tuple[int, float | None]:
-    """Evaluations made or in flight (what the budget counts), and the best loss so far."""
+def counts(study: optuna.Study) -> tuple[int, float | None, list[FrozenTrial]]:
+    """Evaluations made or in flight (what the budget counts), the best loss so far, and the stale trials."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fail_stale_trials is experimental in some Optuna versions
         optuna.storages.fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False)
     spent = sum(t.state == TrialState.RUNNING or evaluated(t) for t in trials)
     losses = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    return spent, min(losses) if losses else None
+    return spent, min(losses) if losses else None, [t for t in trials if stale(t)]
 
 
 def summary(study: optuna.Study) -> dict[str, Any]:
