@@ -357,7 +357,8 @@ class ResidualStore:
 
     ``auto`` fits least squares on residuals, which the study does not hold; a
     resumed ``auto`` replays its searches and reads them back from here
-    instead of rendering the same parameters again.
+    instead of rendering the same parameters again. Deleting the folder is
+    safe: a resumed run then renders again what it needs residuals of.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -366,13 +367,14 @@ class ResidualStore:
     def save(self, number: int, residuals: np.ndarray | None) -> None:
         if residuals is not None:
             self.folder.mkdir(exist_ok=True)
-            partial = self.folder / f"{number}.partial.npy"
-            np.save(partial, residuals, allow_pickle=False)
-            partial.replace(self.folder / f"{number}.npy")  # a kill mid-write leaves no half file under the name
+            partial = self.folder / f"{number}.partial.npz"
+            # compressed: residuals of quantised renders take few values (about 4x smaller)
+            np.savez_compressed(partial, residuals=residuals)
+            partial.replace(self.folder / f"{number}.npz")  # a kill mid-write leaves no half file under the name
 
     def load(self, number: int) -> np.ndarray | None:
-        path = self.folder / f"{number}.npy"
         try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):  # missing, or cut short by a kill: render again
+            with np.load(self.folder / f"{number}.npz", allow_pickle=False) as data:
+                return data["residuals"]
+        except (OSError, ValueError, KeyError):  # missing (deleted, or another run's): render again
             return None
