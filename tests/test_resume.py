@@ -28,7 +28,6 @@ FILTERFIT = [sys.executable, "-m", "filterfit"]
 GAIN = "convert {input} -evaluate multiply {gain} {output}"
 # Slow enough to be caught in the middle, cheap in CPU: a sleep, then a tiny ImageMagick render.
 SLOW_GAIN = 'sh -c "sleep 0.05 && convert {input} -evaluate multiply {gain} {output}"'
-SLOW_BLUR = 'sh -c "sleep 0.05 && convert {input} -blur {radius}x{sigma} {output}"'
 
 
 @pytest.fixture
@@ -80,7 +79,7 @@ def wait_for_complete(out: Path, count: int, process: subprocess.Popen, limit: f
                     return
             except ValueError:  # no study yet
                 pass
-        time.sleep(0.02)
+        time.sleep(0.2)  # reading the journal costs CPU the run needs
     raise AssertionError(f"fewer than {count} evaluations after {limit} s")
 
 
@@ -94,7 +93,9 @@ def completed(trials) -> dict[int, tuple[dict, float]]:
 
 
 def param_keys(trials) -> list[tuple]:
-    return [tuple(sorted(t.params.items())) for t in trials if t.state != TrialState.WAITING]
+    """The parameters of every evaluation (not of trials abandoned before they had parameters)."""
+    evaluated = [t for t in trials if t.state == TrialState.COMPLETE or "reason" in t.user_attrs]
+    return [tuple(sorted(t.params.items())) for t in evaluated]
 
 
 def killed_and_resumed(args: list[str], out: Path, after: int) -> dict[int, tuple[dict, float]]:
@@ -112,59 +113,59 @@ def killed_and_resumed(args: list[str], out: Path, after: int) -> dict[int, tupl
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("strategy", "command", "param", "budget", "after"),
+    ("strategy", "template", "params", "budget", "after"),
     [
-        ("qmc", SLOW_GAIN, "gain=0.5:2", 40, 12),
-        ("auto", SLOW_BLUR, ["radius=0:8", "sigma=0.3:4"], 60, 30),
+        ("qmc", "convert {input} -evaluate multiply {gain} {output}", ["gain=0.5:2"], 40, 12),
+        ("auto", "convert {input} -blur {radius}x{sigma} {output}", ["radius=0:8", "sigma=0.3:4"], 40, 20),
     ],
 )
 def test_a_killed_run_resumes_without_losing_or_repeating_an_evaluation(
-    strategy, command, param, budget, after, images, blur_images, tmp_path
+    strategy, template, params, budget, after, images, blur_images, tmp_path
 ):
+    import filterfit
+
     pair = images if strategy == "qmc" else blur_images
-    params = param if isinstance(param, list) else [param]
+    # the uninterrupted run, in this process (the same renders without the sleep that lets the test catch the other)
+    whole = filterfit.fit(template, params, *pair, strategy=strategy, budget=budget, workers=2, seed=3)
+    slow = 'sh -c "sleep 0.05 && ' + template + '"'
     extra = ["--strategy", strategy, "--budget", str(budget), "--workers", "2"]
-
-    def args(out: Path) -> list[str]:
-        line = fit_command(pair, out, *extra, command=command, param=params[0])
-        for more in params[1:]:
-            line += ["--param", more]
-        return line
-
-    code, _, stderr = finish(start(args(tmp_path / "whole")))
-    assert code == 0, stderr
-    before = killed_and_resumed(args(tmp_path / "killed"), tmp_path / "killed", after)
+    args = fit_command(pair, tmp_path / "killed", *extra, param=params[0])
+    args = [*args[: args.index("--command") + 1], slow, *args[args.index("--command") + 2 :]]
+    args += [arg for param in params[1:] for arg in ("--param", param)]
+    before = killed_and_resumed(args, tmp_path / "killed", after)
 
     trials = journal_trials(tmp_path / "killed")
     assert all(completed(trials)[number] == record for number, record in before.items())  # none lost or redone
     assert len(param_keys(trials)) == len(set(param_keys(trials)))  # nothing evaluated twice
     assert not [t for t in trials if t.state == TrialState.RUNNING]
-    whole = json.loads((tmp_path / "whole" / "result.json").read_text())
     resumed = json.loads((tmp_path / "killed" / "result.json").read_text())
-    assert resumed["evaluations"] == whole["evaluations"] <= budget
-    assert (resumed["best_params"], resumed["best_error"]) == (whole["best_params"], whole["best_error"])
-    assert sorted(param_keys(trials)) == sorted(param_keys(journal_trials(tmp_path / "whole")))
+    assert resumed["evaluations"] == whole.evaluations <= budget
+    assert (resumed["best_params"], resumed["best_error"]) == (whole.best_params, whole.best_error)
+    assert sorted(param_keys(trials)) == sorted(tuple(sorted(r.params.items())) for r in whole.history)
 
 
 def test_a_resumed_folder_of_another_problem_is_refused(images, tmp_path):
-    out = tmp_path / "out"
-    code, _, stderr = finish(start(fit_command(images, out, "--budget", "3", "--workers", "1")))
-    assert code == 0, stderr
-    other = fit_command(images, out, "--budget", "3", "--workers", "1", param="gain=0.5:3")
-    code, _, stderr = finish(start(other))
-    assert code == 2
-    assert "already holds a study of another problem: its space differs" in stderr
-    assert "(study: gain=0.5:2; now: gain=0.5:3)" in stderr
-    assert "Traceback" not in stderr
+    import filterfit
+    from filterfit.study import DefinitionError
+
+    filterfit.fit(GAIN, ["gain=0.5:2"], *images, budget=3, workers=1, out=tmp_path / "out")
+    message = (
+        rf"{tmp_path / 'out'} already holds a study of another problem: its space differs "
+        r"\(study: gain=0.5:2; now: gain=0.5:3\); resume with the same problem, or use a new --out folder"
+    )
+    with pytest.raises(DefinitionError, match=message):
+        filterfit.fit(GAIN, ["gain=0.5:3"], *images, budget=3, workers=1, out=tmp_path / "out")
+    with pytest.raises(DefinitionError, match=r"its images \(by SHA-256 of their bytes\) differs"):
+        filterfit.fit(GAIN, ["gain=0.5:2"], images[1], images[0], budget=3, workers=1, out=tmp_path / "out")
 
 
 def test_a_finished_folder_grows_with_a_larger_budget(images, tmp_path):
-    out = tmp_path / "out"
-    for budget in ("6", "10"):
-        code, _, stderr = finish(start(fit_command(images, out, "--strategy", "qmc", "--budget", budget)))
-        assert code == 0, stderr
-    assert json.loads((out / "result.json").read_text())["evaluations"] == 10
-    assert len(journal_trials(out)) == 10
+    import filterfit
+
+    for budget in (6, 10):
+        result = filterfit.fit(GAIN, ["gain=0.5:2"], *images, strategy="qmc", budget=budget, out=tmp_path / "out")
+        assert result.evaluations == budget
+    assert len(journal_trials(tmp_path / "out")) == 10
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ from .study import (
     end_run,
     evaluated,
     evaluation_of,
+    journal_storage,
     open_storage,
     open_study,
     stale_trials,
@@ -166,9 +167,7 @@ def fit(
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
     """The run's study: in ``storage``, else in ``folder``'s journal (resumed when it exists), else in memory."""
     if storage is None and folder is not None:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        backend = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
+        backend = journal_storage(folder / "study.journal")
     else:
         backend = open_storage(storage)
     sampler = strategy.sampler()  # outside the try: a missing extra is not a storage problem
@@ -312,8 +311,10 @@ class _Run:
     def _orphan(self) -> optuna.Trial | None:
         """A trial whose process died while the run goes on (another worker of this host), to evaluate again."""
         running = {trial.number for trial, _ in self.pending.values()}
-        orphans = [t for t in self.orphans if t.number not in running]
-        return optuna.Trial(self.study, orphans[0]._trial_id) if orphans else None
+        for frozen in self.orphans:
+            if frozen.number not in running and (trial := self._revive(frozen)) is not None:
+                return trial
+        return None
 
     def _ask(self) -> optuna.Trial | None:
         with warnings.catch_warnings():
@@ -351,7 +352,17 @@ class _Run:
         return optuna.Trial(study, frozen._trial_id)  # no public constructor from a number
 
     def _stale_trials(self) -> list[optuna.Trial]:
-        return [optuna.Trial(self.study, t._trial_id) for t in stale_trials(self.study)]
+        return [trial for t in stale_trials(self.study) if (trial := self._revive(t)) is not None]
+
+    def _revive(self, frozen: optuna.trial.FrozenTrial) -> optuna.Trial | None:
+        """A stale trial to evaluate again; one interrupted before it had all its parameters is abandoned."""
+        if set(frozen.params) == set(self.problem.space.names):
+            return optuna.Trial(self.study, frozen._trial_id)
+        try:
+            self.study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)  # no reason: not an evaluation
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another process got there first
+        return None
 
     def _beat(self) -> None:
         if self.beat_every is not None:
@@ -385,8 +396,9 @@ class _Run:
             else:
                 trial.set_user_attr("reason", evaluation.reason)
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            return  # another process finished it (a stale trial evaluated twice): the study has its answer
+        except optuna.exceptions.UpdateFinishedTrialError:  # another process finished it: the study has its answer
+            self.strategy.tell(trial, evaluation)  # (and this run's end takes in its record)
+            return
         self.done.setdefault(self._key(evaluation.params), self.study._storage.get_trial(trial._trial_id))
         self.strategy.tell(trial, evaluation)
         self._note(evaluation, trial.number)

@@ -28,6 +28,7 @@ import itertools
 import os
 import secrets
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -39,6 +40,11 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from .errors import FilterFitError
+
+try:
+    import fcntl
+except ImportError:  # Windows: Optuna's own lock
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from .images import Image
@@ -54,6 +60,7 @@ __all__ = [
     "evaluation_of",
     "evaluated",
     "file_sha256",
+    "journal_storage",
     "open_storage",
     "open_study",
     "start_run",
@@ -111,6 +118,40 @@ def open_storage(url: str | Path | None) -> Any:
         raise
     except Exception as error:  # ValueError, ImportError, and SQLAlchemy's errors for a bad URL or database
         raise FilterFitError(f"cannot open the study storage {text!r}: {_first_line(error)}") from None
+
+
+def journal_storage(path: Path) -> Any:
+    """Optuna's JournalStorage in a file, locked with ``flock`` where there is one (see ``FlockLock``)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    lock = FlockLock(path) if fcntl is not None else None
+    return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))  # type: ignore[arg-type]
+
+
+class FlockLock:
+    """A journal lock that the kernel releases when its process dies.
+
+    Optuna's default lock is a symlink that a SIGKILLed writer leaves behind,
+    and the next process waits out its 30 s grace period; an ``flock`` on a
+    lock file is gone with the process that held it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path) + ".flock"
+        self._threads = threading.Lock()  # flock is per open file: threads of one process need their own lock
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self._threads.acquire()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the flock
+            self._fd = None
+        self._threads.release()
 
 
 def open_study(storage: Any, name: str | None, sampler: optuna.samplers.BaseSampler, *, create: bool) -> optuna.Study:
