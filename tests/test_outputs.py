@@ -46,7 +46,7 @@ def test_the_folder_holds_every_output(files, tmp_path):
     out = tmp_path / "nested" / "out"
     run(*files, out)
     names = {path.name for path in out.iterdir()}
-    assert names == {"result.json", "best.png", "diff.png", "convergence.png", "study.journal"}
+    assert names == {"result.json", "best.png", "diff.png", "convergence.png", "study.journal", "study.journal.flock"}
 
 
 def test_result_json_has_the_design_fields(files, tmp_path):
