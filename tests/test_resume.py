@@ -190,7 +190,11 @@ def test_ctrl_c_writes_the_result_so_far_and_says_how_to_resume(images, tmp_path
 def test_four_local_workers_share_the_folder_journal_without_storage_errors(images, tmp_path):
     out = tmp_path / "out"
     budget = 300
-    starter = start(fit_command(images, out, "--strategy", "random", "--budget", str(budget), "--workers", "1"))
+    # the sleep keeps the starter from spending the budget alone while the workers start
+    args = fit_command(
+        images, out, "--strategy", "random", "--budget", str(budget), "--workers", "1", command=SLOW_GAIN
+    )
+    starter = start(args)
     wait_for_complete(out, 1, starter)
     workers = [start([*FILTERFIT, "worker", "--storage", str(out), "--workers", "1", "--quiet"]) for _ in range(4)]
     outcomes = [finish(process, timeout=300) for process in [starter, *workers]]
