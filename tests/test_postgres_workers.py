@@ -157,7 +157,9 @@ def single_machine_answer(images, budget: int) -> dict:
 
 def test_three_workers_and_the_starting_fit_spend_the_budget_together(postgres, images, tmp_path):
     budget = 60
-    starter = start(fit_args(images, "--budget", str(budget), "--storage", postgres, "--study", "shared"))
+    # the slower filter keeps the starter from spending the budget alone while the workers start
+    args = fit_args(images, "--budget", str(budget), "--storage", postgres, "--study", "shared", command=SLOWER_GAIN)
+    starter = start(args)
     wait_until(lambda: has_trials(postgres, "shared"))
     workers = [worker(postgres, "shared") for _ in range(3)]
     for code, _, stderr in [finish(p) for p in [starter, *workers]]:
