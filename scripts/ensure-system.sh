@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC) and the tests' Chromium when missing,
-# plus what `python3 -m venv` needs on Debian. Prints nothing when everything is already there.
+# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC) when they are missing, plus what
+# `python3 -m venv` needs on Debian, the tests' Chromium, and PostgreSQL's server programs (initdb, pg_ctl) that
+# the tests of shared studies start on loopback. Prints nothing when everything is already there.
 set -euo pipefail
 
 missing=()
@@ -14,6 +15,10 @@ imagemagick() {
 if ! imagemagick convert || ! imagemagick compare; then missing+=(imagemagick); fi
 if ! command -v gm >/dev/null 2>&1; then missing+=(graphicsmagick); fi
 if ! command -v gmic >/dev/null 2>&1; then missing+=(gmic); fi
+# Debian keeps initdb and pg_ctl off PATH, in /usr/lib/postgresql/VERSION/bin.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
 
 if [ "$(uname -s)" = Darwin ]; then
     if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

@@ -110,13 +110,13 @@ def test_a_seed_repeats_the_run(images):
 
 def test_every_option_of_the_design(images, tmp_path):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    args = fit_args(images, "--budget", 3, "--metric", "mae", "--strategy", "qmc", "--timeout", 30, "--border", 2)
-    args += ["--storage", storage, "--study", "blur", "--stop-below", 0, "--json"]
-    for _ in range(2):  # the second run adds to the same study
+    for budget in (3, 6):  # the second run resumes the same study: the budget counts the first run's trials
+        args = fit_args(images, "--budget", budget, "--metric", "mae", "--strategy", "qmc", "--timeout", 30)
+        args += ["--border", 2, "--storage", storage, "--study", "blur", "--stop-below", 0, "--json"]
         result = invoke(*args)
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
-        assert (data["metric"], data["strategy"], data["evaluations"]) == ("mae", "qmc", 3)
+        assert (data["metric"], data["strategy"], data["evaluations"]) == ("mae", "qmc", budget)
     assert len(optuna.load_study(study_name="blur", storage=storage).trials) == 6
 
 

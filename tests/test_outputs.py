@@ -46,7 +46,15 @@ def test_the_folder_holds_every_output(files, tmp_path):
     out = tmp_path / "nested" / "out"
     run(*files, out)
     names = {path.name for path in out.iterdir()}
-    assert names == {"result.json", "best.png", "diff.png", "convergence.png", "report.html", "study.journal"}
+    assert names == {
+        "result.json",
+        "best.png",
+        "diff.png",
+        "convergence.png",
+        "report.html",
+        "study.journal",
+        "study.journal.flock",
+    }
 
 
 def test_result_json_has_the_design_fields(files, tmp_path):
@@ -146,10 +154,11 @@ def test_the_journal_holds_the_study(files, tmp_path):
 def test_a_named_study_in_the_folder_resumes(files, tmp_path):
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    for _ in range(2):
-        run(*files, tmp_path / "out", budget=5, study_name="mine")
+    for budget in (5, 5, 8):  # the budget counts the study's evaluations, earlier runs' included
+        result = run(*files, tmp_path / "out", budget=budget, study_name="mine")
+        assert result.evaluations == budget
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "out" / "study.journal")))
-    assert len(optuna.load_study(study_name="mine", storage=storage).trials) == 10
+    assert len(optuna.load_study(study_name="mine", storage=storage).trials) == 8
 
 
 def test_several_pairs_get_numbered_images(small_pixels, tmp_path):

@@ -15,6 +15,8 @@ Modules:
     outputs     -- the output folder: result.json, best.png, diff.png, plots, report.html
     apply       -- ``apply()``: a result's filter, rebuilt and applied to other photos
     export      -- a result as a .cube 3D LUT, a Hald CLUT PNG, a command line
+    study       -- the study's storage, its problem definition, resuming
+    worker      -- ``filterfit worker``: join a shared study from another machine
     plots       -- convergence, slice and pairwise data, and their drawing
     uncertainty -- each parameter's interval and flags, probed around the best
     report      -- report.html: images, parameter table, plots and facts in one page

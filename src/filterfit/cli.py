@@ -140,10 +140,35 @@ def fit(
         space = Space.parse(params) if params else None
         if metric is None:
             metric = "distribution" if options["reference"] is not None else "rmse"
+        _say_resuming(options)
         result = _run(
             run_fit, template, space, options.pop("source"), options.pop("target"), look=look, metric=metric, **options
         )
     _report(result, options)
+    _exit_if_interrupted(result, options)
+
+
+INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
+
+
+def _say_resuming(options: dict[str, Any]) -> None:
+    out = options.get("out")
+    if out is not None and options.get("storage") is None and (Path(out) / "study.journal").is_file():
+        if not (options["as_json"] or options["quiet"]):
+            _console(stderr=True).print(f"resuming the study in {out}/ (its evaluations count towards --budget)")
+
+
+def _exit_if_interrupted(result: Any, options: dict[str, Any]) -> None:
+    """After Ctrl-C: the result so far is written; say how to go on, exit 130."""
+    if result.stopped != "interrupted":
+        return
+    if options.get("out") or options.get("storage"):
+        where = f"--out {options['out']}" if options.get("out") else "--storage/--study"
+        hint = f"run the same command again (same {where}) to resume: its {result.evaluations} evaluations are kept"
+    else:
+        hint = "nothing was kept to resume from: give --out DIR to make a run resumable"
+    _console(stderr=True).print(f"[yellow]interrupted:[/] {hint}", soft_wrap=True)
+    sys.exit(INTERRUPTED)
 
 
 def _images(source: Path | None, target: Path | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -384,6 +409,55 @@ def report(folder: Path, quiet: bool) -> None:
         path = build_report(folder)
     if not quiet:
         click.echo(str(path))
+
+
+def _study_options(function: Any) -> Any:
+    storage = "The study's storage: a postgresql:// (or any Optuna) URL, or a journal file or --out folder."
+    function = click.option("--study", "study_name", default=None, help="Study name (when the storage has several).")(
+        function
+    )
+    return click.option("--storage", required=True, help=storage)(function)
+
+
+@cli.command()
+@_study_options
+@click.option("--workers", default=None, type=int, help="Parallel evaluations here [default: the number of cores].")
+@click.option(
+    "--images", type=click.Path(path_type=Path), default=None, help="Folder with this machine's copies of the images."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print only the study's result JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no table.")
+def worker(storage: str, study_name: str | None, workers: int | None, images: Path | None, **options: Any) -> None:
+    """Join a study started by `filterfit fit --storage URL --study NAME` and evaluate until its budget is spent."""
+    from .worker import join
+
+    with _errors():
+        result = join(storage, study_name, workers=workers, images=images)
+    _report(result, options)
+    _exit_if_interrupted(result, {"storage": storage})
+
+
+@cli.command()
+@_study_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def status(storage: str, study_name: str | None, as_json: bool) -> None:
+    """Summarise a (shared) study: its problem, evaluations by state, the best so far."""
+    import json
+
+    import optuna
+
+    from .study import open_storage, open_study, summary
+
+    with _errors():
+        study = open_study(open_storage(storage), study_name, optuna.samplers.RandomSampler(), create=False)
+        data = summary(study)
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    for key, value in data.items():
+        shown = _params_text(value) if isinstance(value, dict) else value
+        shown = " ".join(shown) if isinstance(shown, list) else shown
+        click.echo(f"{key + ':':<12} {shown}")
 
 
 def main() -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ def default_workers() -> int:
 def _start_worker(problem: Problem) -> None:
     global _PROBLEM
     _PROBLEM = problem
+    # Ctrl-C reaches the whole foreground process group: the run decides what happens to
+    # the evaluations in flight (Evaluator.abandon), not a KeyboardInterrupt inside each worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _evaluate(params: dict[str, Any], residuals: bool) -> Evaluation:
@@ -70,8 +75,39 @@ class Evaluator:
     def close(self, *, cancel: bool = False) -> None:
         self._executor.shutdown(wait=True, cancel_futures=cancel)
 
+    def abandon(self) -> None:
+        """Stop now: kill the worker processes and the programs they run; queued evaluations are dropped.
+
+        With one worker (a thread) the running evaluation finishes, within its timeout.
+        """
+        if isinstance(self._executor, ProcessPoolExecutor):
+            processes = list(getattr(self._executor, "_processes", {}).values())  # no public handle on them
+            for process in processes:
+                _kill_with_programs(process.pid)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
     def __enter__(self) -> Evaluator:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close(cancel=exc_info[0] is not None)
+
+
+def _kill_with_programs(pid: int | None) -> None:
+    """Kill one worker and the programs it started (each in a session of its own, see filters.command)."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGSTOP)  # a stopped worker cannot start another program while we look
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (ProcessLookupError, OSError):
+        children = []
+    for child in children:
+        try:
+            os.killpg(int(child), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, as_completed, wait
 from dataclasses import dataclass, replace
@@ -30,6 +30,20 @@ from .report import tool_versions
 from .result import FitResult, TrialRecord, intervals
 from .space import as_space
 from .strategies import get_strategy
+from .study import (
+    ResidualStore,
+    check_definition,
+    counts,
+    definition,
+    end_run,
+    evaluated,
+    evaluation_of,
+    journal_storage,
+    open_storage,
+    open_study,
+    stale_trials,
+    start_run,
+)
 from .uncertainty import PROBE_BUDGET, refine
 
 if TYPE_CHECKING:
@@ -164,18 +178,27 @@ def fit(
     problem = _problem(filter, space, images, metric, mask, workers)
     strategy_name, strategy = strategy, get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
     folder = prepare_folder(out) if out is not None else None
+    given = study is not None
     if study is None:
         study = _create_study(strategy, storage, study_name, folder)
     preview = preview_problem(problem)  # a look of per-pixel adjustments: search on a preview first
     reserve = min(CONFIRMATIONS, budget // 2) if preview is not None else 0  # full-resolution evaluations
     searched = preview if preview is not None and reserve else problem
-    run = _Run(searched, strategy, study, budget - reserve, workers, callback, stop_below)
+    wanted = definition(
+        filter=filter, space=space, metric=metric.name, border=border, mask=mask, images=images,
+        strategy=strategy.name, budget=budget, seed=seed, timeout=timeout, stop_below=stop_below,
+    )  # fmt: skip
+    where = str(folder) if storage is None and folder is not None else f"study {study.study_name!r}"
+    check_definition(study, wanted, where, strict=not given)
+    run = _Run(searched, strategy, study, budget - reserve, workers, callback, stop_below, folder=folder)
     if plan is not None:
         crop_mask = make_mask(plan.pairs[0][1].pixels.shape, border=plan.border)
         crop_problem = _problem(filter, space, plan.pairs, metric, crop_mask, workers)
         crop_budget = plan.budget(budget)
         crop_strategy = get_strategy(strategy_name, space, seed=seed, budget=crop_budget, workers=workers)
-        crop_run = _Run(crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry)
+        crop_run = _Run(
+            crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry, folder=folder
+        )
         with Evaluator(crop_problem, workers) as crop_evaluator:
             crop_run.execute(crop_evaluator)
         run.follow(crop_run)
@@ -230,20 +253,16 @@ def _paths(images: Iterable[Image]) -> list[str | None]:
 
 
 def _create_study(strategy: Strategy, storage: str | None, name: str | None, folder: Path | None) -> optuna.Study:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI shows its own progress
+    """The run's study: in ``storage``, else in ``folder``'s journal (resumed when it exists), else in memory."""
     if storage is None and folder is not None:
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))  # type: ignore[assignment]
-    name = name or f"filterfit-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        backend = journal_storage(folder / "study.journal")
+    else:
+        backend = open_storage(storage)
     sampler = strategy.sampler()  # outside the try: a missing extra is not a storage problem
-    try:
-        return optuna.create_study(
-            storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True
-        )
-    except Exception as error:  # ValueError, ImportError, and SQLAlchemy's errors for a bad URL or database
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__  # SQLAlchemy adds a second line
-        raise FilterFitError(f"cannot open the study storage {storage!r}: {reason}") from None
+    study = open_study(backend, name, sampler, create=True)
+    if study.get_trials(deepcopy=False):
+        sampler.reseed_rng()  # a resumed sampler must not replay its first proposals (QMC keeps its sequence)
+    return study
 
 
 def _check_counts(budget: int, workers: int | None, timeout: float) -> None:
@@ -299,7 +318,14 @@ def _scale(problem: Problem) -> float:
 
 
 class _Run:
-    """One fit's loop: bounded evaluations in flight, every result told to the study."""
+    """One fit's loop: bounded evaluations in flight, every result told to the study.
+
+    The study is the record and the shared state: the budget counts its
+    evaluations (this run's, an earlier run's in the same study, other
+    workers'), a trial whose process died is evaluated again into the same
+    trial, and a strategy that asks again for parameters the study already
+    evaluated (a resumed ``auto`` replays its searches) gets the recorded answer.
+    """
 
     def __init__(
         self,
@@ -311,49 +337,162 @@ class _Run:
         callback: Callable[[Progress], None] | None,
         stop_below: float | None = None,
         crop: str | None = None,
+        *,
+        folder: Path | None = None,
     ) -> None:
         self.problem, self.strategy, self.study, self.crop = problem, strategy, study, crop
         self.budget, self.workers, self.callback = budget, workers, callback
         self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
+        self.residuals = ResidualStore(folder) if folder is not None and strategy.wants_residuals else None
         self.records: list[TrialRecord] = []
+        self.done: dict[tuple[Any, ...], optuna.trial.FrozenTrial] = {}  # evaluated parameters -> their trial
         self.best: Evaluation | None = None
         self.stopped = "budget"
         self.started = time.perf_counter()
         self.elapsed = 0.0
         self.scale = _scale(problem)
+        self.orphans: list[optuna.trial.FrozenTrial] = []
+        self._absorb()
+        storage = study._storage  # no public accessor; RDB storages beat (see study.open_storage)
+        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        self.beat_every = interval / 2 if interval else None
 
     def follow(self, crop: _Run) -> None:
         """Go on from a search of a crop: its evaluations count, its best is the first to try here."""
-        self.records, self.started = list(crop.records), crop.started
+        self.records, self.started = crop.records + self.records, crop.started
         self.strategy.hint([crop.best.params] if crop.best else [], learnt_from=crop.strategy)
         if crop.stopped == "interrupted":
             self.stopped = "interrupted"
 
     def execute(self, evaluator: Evaluator) -> None:
-        pending: dict[Future[Evaluation], optuna.Trial] = {}
-        asked = len(self.records)  # after a crop's search, its evaluations count
-        with contextlib.nullcontext():  # the caller owns the evaluator: it probes with it after the search
+        """Ask, evaluate and tell until the budget is spent (``evaluator``: the caller's, it probes after)."""
+        self.owner = start_run()
+        self.strategy.known = self._known
+        self.pending: dict[Future[Evaluation], tuple[optuna.Trial, bool]] = {}  # future -> (trial, to tell the study)
+        try:
             try:
-                while True:
-                    while self.stopped == "budget" and len(pending) < self.workers and asked < self.budget:
-                        trial = self.strategy.ask(self.study)
-                        if trial is None:
-                            break
-                        pending[evaluator.submit(trial.params, residuals=self.strategy.wants_residuals)] = trial
-                        asked += 1
-                    if not pending:
-                        if asked < self.budget and self.stopped == "budget":
-                            self.stopped = "exhausted"
-                        break
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        self._record(pending.pop(future), future.result())
+                self._loop(evaluator)
             except KeyboardInterrupt:
-                self.stopped = "interrupted"
-                for trial in pending.values():
-                    trial.set_user_attr("reason", "interrupted")
-                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        self.elapsed = time.perf_counter() - self.started
+                self.stopped = "interrupted"  # trials in flight stay RUNNING: a resumed run evaluates them
+                evaluator.abandon()
+        finally:
+            end_run(self.owner)
+            self.strategy.known = None
+            self.elapsed = time.perf_counter() - self.started
+        self._absorb()  # other workers' evaluations of a shared study
+
+    def _loop(self, evaluator: Evaluator) -> None:
+        for stale in self._stale_trials():
+            self._submit(evaluator, stale)
+        while True:
+            while self.stopped == "budget" and len(self.pending) < self.workers and self._room():
+                trial = self._orphan() or self._ask()
+                if trial is None:
+                    break
+                if trial.number in self._done_numbers():
+                    self._replay(evaluator, trial)
+                else:
+                    self._submit(evaluator, trial)
+            if not self.pending:
+                if self.stopped == "budget" and self._room():
+                    self.stopped = "exhausted"
+                break
+            done, _ = wait(self.pending, timeout=self.beat_every, return_when=FIRST_COMPLETED)
+            for future in done:
+                trial, fresh = self.pending.pop(future)
+                if fresh:
+                    self._record(trial, future.result())
+                else:
+                    self.strategy.tell(trial, future.result())
+            self._beat()
+
+    def _room(self) -> bool:
+        """True while the study's evaluations (made or in flight, by any process) leave budget; notices an exact one."""
+        spent, best, self.orphans = counts(self.study, crop=self.crop, scale=self.scale)
+        if best is not None and best <= self.stop_loss:
+            self.stopped = "exact"
+            return False
+        return spent < self.budget
+
+    def _orphan(self) -> optuna.Trial | None:
+        """A trial whose process died while the run goes on (another worker of this host), to evaluate again."""
+        running = {trial.number for trial, _ in self.pending.values()}
+        for frozen in self.orphans:
+            if frozen.number not in running and (trial := self._revive(frozen)) is not None:
+                return trial
+        return None
+
+    def _ask(self) -> optuna.Trial | None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")  # we beat ourselves (_beat)
+            return self.strategy.ask(self.study)
+
+    def _submit(self, evaluator: Evaluator, trial: optuna.Trial) -> None:
+        if any(running.number == trial.number for running, _ in self.pending.values()):
+            return  # a stale trial being evaluated again, asked for by a replaying strategy: it will hear back
+        trial.set_user_attr("owner", self.owner)
+        future = evaluator.submit(trial.params, residuals=self.strategy.wants_residuals)
+        self.pending[future] = (trial, True)
+        self._beat()
+
+    def _replay(self, evaluator: Evaluator, trial: optuna.Trial) -> None:
+        """Give the strategy the study's evaluation of a trial it asked for again.
+
+        A strategy that wants residuals gets them from the output folder; where
+        they are missing (no folder, a shared study) the parameters are rendered
+        again for it, and the study is not told twice.
+        """
+        frozen = self.done[self._key(trial.params)]
+        residuals = self.residuals.load(frozen.number) if self.residuals is not None else None
+        evaluation = evaluation_of(frozen, residuals)
+        if self.strategy.wants_residuals and evaluation.ok and residuals is None:
+            self.pending[evaluator.submit(trial.params, residuals=True)] = (trial, False)
+        else:
+            self.strategy.tell(trial, evaluation)
+
+    def _known(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial | None:
+        """The study's trial for exactly these parameters: evaluated, or stale and being evaluated again."""
+        frozen = self.done.get(self._key(params))
+        if frozen is None:
+            return next((t for t, _ in self.pending.values() if self._key(t.params) == self._key(params)), None)
+        return optuna.Trial(study, frozen._trial_id)  # no public constructor from a number
+
+    def _stale_trials(self) -> list[optuna.Trial]:
+        return [trial for t in stale_trials(self.study) if (trial := self._revive(t)) is not None]
+
+    def _revive(self, frozen: optuna.trial.FrozenTrial) -> optuna.Trial | None:
+        """A stale trial to evaluate again; one interrupted before it had all its parameters is abandoned."""
+        if set(frozen.params) == set(self.problem.space.names):
+            return optuna.Trial(self.study, frozen._trial_id)
+        try:
+            self.study.tell(frozen.number, state=optuna.trial.TrialState.FAIL)  # no reason: not an evaluation
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another process got there first
+        return None
+
+    def _beat(self) -> None:
+        if self.beat_every is not None:
+            for trial, _ in self.pending.values():
+                self.study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+
+    def _done_numbers(self) -> set[int]:
+        return {t.number for t in self.done.values()}
+
+    def _key(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(params[name] for name in self.problem.space.names)
+
+    def _same_pixels(self, trial: optuna.trial.FrozenTrial) -> bool:
+        """True for a trial scored on the pixels this run scores (not a crop's or a preview's, for another run)."""
+        return trial.user_attrs.get("crop") == self.crop and trial.user_attrs.get("scale", 1.0) == self.scale
+
+    def _absorb(self) -> None:
+        """Take in the study's evaluations this run has not seen (an earlier run's, other workers')."""
+        seen = {r.number for r in self.records}
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.number in seen or not evaluated(trial) or not self._same_pixels(trial):
+                continue
+            self.done.setdefault(self._key(trial.params), trial)
+            self._note(evaluation_of(trial), trial.number)
 
     def confirm(self, problem: Problem, candidates: list[dict[str, Any]]) -> None:
         """Evaluate preview candidates at full resolution; the best of these is the answer."""
@@ -366,20 +505,33 @@ class _Run:
         self.elapsed = time.perf_counter() - self.started
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
-        trial.set_user_attr("seconds", round(evaluation.seconds, 4))
-        trial.set_user_attr("scale", self.scale)
-        if self.crop is not None:
-            trial.set_user_attr("crop", self.crop)
-        if evaluation.ok:
-            trial.set_user_attr("error", evaluation.value)
-            self.study.tell(trial, evaluation.loss)
-        else:
-            trial.set_user_attr("reason", evaluation.reason)
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if self.residuals is not None:  # before the study hears of it: a complete trial always has them
+            self.residuals.save(trial.number, evaluation.residuals)
+        try:
+            trial.set_user_attr("seconds", round(evaluation.seconds, 4))
+            trial.set_user_attr("scale", self.scale)
+            if self.crop is not None:
+                trial.set_user_attr("crop", self.crop)
+            if evaluation.ok:
+                trial.set_user_attr("error", evaluation.value)
+                trial.set_user_attr("hash", evaluation.output_hash)
+                self.study.tell(trial, evaluation.loss)
+            else:
+                trial.set_user_attr("reason", evaluation.reason)
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:  # another process finished it: the study has its answer
+            self.strategy.tell(trial, evaluation)  # (and this run's end takes in its record)
+            return
+        self.done.setdefault(self._key(evaluation.params), self.study._storage.get_trial(trial._trial_id))
         self.strategy.tell(trial, evaluation)
+        self._note(evaluation, trial.number)
+        if self.callback is not None:
+            self.callback(self._progress())
+
+    def _note(self, evaluation: Evaluation, number: int) -> None:
         self.records.append(
             TrialRecord(
-                number=trial.number,
+                number=number,
                 params=dict(evaluation.params),
                 error=evaluation.value,
                 state="complete" if evaluation.ok else "fail",
@@ -394,8 +546,6 @@ class _Run:
             self.best = evaluation
             if evaluation.loss <= self.stop_loss:  # type: ignore[operator]
                 self.stopped = "exact"
-        if self.callback is not None:
-            self.callback(self._progress())
 
     def _progress(self) -> Progress:
         return Progress(

@@ -32,6 +32,9 @@ class Strategy(ABC):
 
     name: str = "strategy"
     wants_residuals: bool = False
+    #: Set by the run: the study's own trial for exactly these parameters, when it has one
+    #: (a resumed run's evaluations), so that ``ask_fixed`` does not evaluate them again.
+    known: Callable[[optuna.Study, dict[str, Any]], optuna.Trial | None] | None = None
 
     def __init__(self, space: Space, *, seed: int | None = None, budget: int = 200, workers: int = 1) -> None:
         self.space = space
@@ -78,8 +81,10 @@ class Strategy(ABC):
 
     def ask_fixed(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial:
         """A trial with exactly these parameters, recorded in the study."""
-        study.enqueue_trial(params)
-        trial = study.ask(self.space.distributions())
+        trial = self.known(study, params) if self.known is not None else None
+        if trial is None:
+            study.enqueue_trial(params)
+            trial = study.ask(self.space.distributions())
         return trial
 
 

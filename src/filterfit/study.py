@@ -1,0 +1,435 @@
+"""The study as a fit's durable record: its storage, the problem it belongs to, and what a resumed run reuses.
+
+Every evaluation is a trial of one Optuna study. With ``--out DIR`` the study
+lives in ``DIR/study.journal`` (Optuna's JournalStorage with a file backend,
+whose lock makes it safe for several local processes); with ``--storage URL``
+in any Optuna storage (PostgreSQL for several machines). The study also
+carries the problem definition (filter, space, metric, image hashes, budget)
+in its user attributes, so that a resumed run can refuse a different problem
+and ``filterfit worker`` on another machine can rebuild the same one.
+
+Which trials count:
+
+- COMPLETE trials and FAIL trials that were evaluated (a failing render, with
+  its reason) are evaluations: they count towards the budget and a resumed
+  run reuses them instead of evaluating the same parameters again;
+- RUNNING trials are evaluations in flight; one whose process died on this
+  host (SIGKILL, Ctrl-C) is *stale*: a resumed run evaluates it again into
+  the same trial, so no proposal of the strategy is lost. On an RDB storage
+  the heartbeat fails a dead worker's trial after the grace period, and a
+  FAIL without an evaluation does not count.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import itertools
+import os
+import secrets
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from .errors import FilterFitError
+
+try:
+    import fcntl
+except ImportError:  # Windows: Optuna's own lock
+    fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from .images import Image
+    from .problem import Evaluation
+
+__all__ = [
+    "HEARTBEAT_S",
+    "JOURNAL",
+    "DefinitionError",
+    "check_definition",
+    "counts",
+    "definition",
+    "evaluation_of",
+    "evaluated",
+    "file_sha256",
+    "journal_storage",
+    "open_storage",
+    "open_study",
+    "start_run",
+    "end_run",
+    "ResidualStore",
+    "mask_sha256",
+    "stale",
+    "stale_trials",
+    "stored_definition",
+    "summary",
+]
+
+JOURNAL = "study.journal"
+DEFINITION = "filterfit"  # the study user attribute that holds the problem definition
+HEARTBEAT_S = 20.0  # RDB storages: seconds between heartbeats of a running trial; stale after 3 missed
+ORPHAN_S = 5.0  # a RUNNING trial still unsigned this long after it was asked belongs to a killed process
+IDENTITY = ("filter", "space", "metric", "border", "mask", "images")  # what makes two problems the same
+_RUN_TOKEN = secrets.token_hex(4)  # this process's runs (a dead run in a live process is stale too)
+_RUN_NUMBERS = itertools.count()
+_LIVE_RUNS: set[str] = set()
+
+
+class DefinitionError(FilterFitError, ValueError):
+    """A study belongs to another problem, or a worker's images differ from the study's."""
+
+
+def open_storage(url: str | Path | None) -> Any:
+    """An Optuna storage for a URL, a journal file or a folder holding one; None stays in memory.
+
+    RDB URLs (``postgresql://``, ``sqlite:///``, ``mysql://``) get a heartbeat
+    every ``FILTERFIT_HEARTBEAT_S`` seconds (default 20), so that a killed
+    worker's running trial fails after three missed beats.
+    """
+    if url is None:
+        return None
+    heartbeat = float(os.environ.get("FILTERFIT_HEARTBEAT_S", HEARTBEAT_S))
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    text = str(url)
+    try:
+        if "://" in text:
+            with warnings.catch_warnings():  # the heartbeat has been "experimental" since Optuna 2.9
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    text, heartbeat_interval=max(1, round(heartbeat)), grace_period=max(3, round(3 * heartbeat))
+                )
+        path = Path(text) / JOURNAL if Path(text).is_dir() else Path(text)
+        if not path.is_file():
+            raise FilterFitError(
+                f"no study storage at {text}: give a postgresql:// or sqlite:/// URL, "
+                f"a {JOURNAL} file or a --out folder that holds one"
+            )
+        return JournalStorage(JournalFileBackend(str(path)))
+    except FilterFitError:
+        raise
+    except Exception as error:  # ValueError, ImportError, and SQLAlchemy's errors for a bad URL or database
+        raise FilterFitError(f"cannot open the study storage {text!r}: {_first_line(error)}") from None
+
+
+def journal_storage(path: Path) -> Any:
+    """Optuna's JournalStorage in a file, locked with ``flock`` where there is one (see ``FlockLock``)."""
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    lock = FlockLock(path) if fcntl is not None else None
+    return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))  # type: ignore[arg-type]
+
+
+class FlockLock:
+    """A journal lock that the kernel releases when its process dies.
+
+    Optuna's default lock is a symlink that a SIGKILLed writer leaves behind,
+    and the next process waits out its 30 s grace period; an ``flock`` on a
+    lock file is gone with the process that held it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path) + ".flock"
+        self._threads = threading.Lock()  # flock is per open file: threads of one process need their own lock
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        self._threads.acquire()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the flock
+            self._fd = None
+        self._threads.release()
+
+
+def open_study(storage: Any, name: str | None, sampler: optuna.samplers.BaseSampler, *, create: bool) -> optuna.Study:
+    """Create or load a study; without a name, the storage's only study (or a new, dated name)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI shows its own progress
+    try:
+        names = optuna.get_all_study_names(storage) if storage is not None else []
+        if name is None and len(names) > 1:
+            raise FilterFitError(f"the storage holds several studies ({', '.join(names)}): choose one with --study")
+        name = name or (names[0] if names else f"filterfit-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
+        if not create and name not in names:
+            known = ", ".join(names) or "none"
+            raise FilterFitError(f"no study named {name!r} in the storage (studies there: {known})")
+        return optuna.create_study(
+            storage=storage, study_name=name, direction="minimize", sampler=sampler, load_if_exists=True
+        )
+    except FilterFitError:
+        raise
+    except Exception as error:
+        raise FilterFitError(f"cannot open the study storage {storage!r}: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__  # SQLAlchemy adds a second line
+
+
+# -- the problem definition --------------------------------------------------------
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def image_entry(image: Image) -> dict[str, Any]:
+    """Where an image came from and the hash of its bytes (of its pixels when it has no file)."""
+    if image.path is not None:
+        return {"path": str(Path(image.path).resolve()), "sha256": file_sha256(image.path)}
+    pixels = np.ascontiguousarray(image.pixels)
+    return {"path": None, "sha256": hashlib.sha256(pixels.data).hexdigest() + f":{pixels.shape}"}
+
+
+def definition(
+    *,
+    filter: Any,
+    space: Any,
+    metric: str,
+    border: int,
+    mask: np.ndarray | None,
+    images: Iterable[tuple[Image, Image]],
+    strategy: str,
+    budget: int,
+    seed: int,
+    timeout: float,
+    stop_below: float | None,
+) -> dict[str, Any]:
+    """The problem a study belongs to, as JSON-ready data (stored in the study's user attributes)."""
+    from .filters.command import CommandFilter
+
+    return {
+        "filter": filter.describe(),
+        "filter_kind": "command" if isinstance(filter, CommandFilter) else type(filter).__name__,
+        "space": list(space.specs()),
+        "metric": metric,
+        "border": border,
+        "mask": mask_sha256(mask),
+        "images": [{"source": image_entry(s), "target": image_entry(t)} for s, t in images],
+        "strategy": strategy,
+        "budget": budget,
+        "seed": seed,
+        "timeout": timeout,
+        "stop_below": stop_below,
+    }
+
+
+def mask_sha256(mask: np.ndarray | None) -> str | None:
+    return None if mask is None else hashlib.sha256(np.packbits(mask).data).hexdigest()
+
+
+def stored_definition(study: optuna.Study) -> dict[str, Any] | None:
+    return study.user_attrs.get(DEFINITION)
+
+
+def check_definition(study: optuna.Study, wanted: dict[str, Any], where: str, *, strict: bool = True) -> None:
+    """Store the definition in a new study; refuse a study of another problem; keep the run settings current.
+
+    ``strict``: also refuse a study that holds trials but no definition (not
+    when the caller handed over a study of their own).
+    """
+    stored = stored_definition(study)
+    if stored is None:
+        if strict and any(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False)):
+            raise DefinitionError(
+                f"study {study.study_name!r} in {where} holds trials but no filterfit problem: "
+                f"use another --study name or --out folder"
+            )
+    else:
+        for key in IDENTITY:
+            if _identity(stored, key) != _identity(wanted, key):
+                raise DefinitionError(
+                    f"{where} already holds a study of another problem: its {_what(key)} differs "
+                    f"(study: {_show(stored, key)}; now: {_show(wanted, key)}); "
+                    f"resume with the same problem, or use a new --out folder or --study name"
+                )
+    if stored != wanted:
+        study.set_user_attr(DEFINITION, wanted)  # budget, strategy, seed: the latest run's settings
+
+
+def _identity(data: dict[str, Any], key: str) -> Any:
+    if key == "images":
+        return [(pair["source"]["sha256"], pair["target"]["sha256"]) for pair in data["images"]]
+    return data.get(key)
+
+
+def _what(key: str) -> str:
+    return {"images": "images (by SHA-256 of their bytes)", "filter": "filter"}.get(key, key)
+
+
+def _show(data: dict[str, Any], key: str) -> str:
+    if key == "images":
+        return ", ".join(f"{p['source']['path']} -> {p['target']['path']}" for p in data["images"])
+    value = data.get(key)
+    return " ".join(value) if isinstance(value, list) else repr(value)
+
+
+# -- trials --------------------------------------------------------------------------
+
+
+def start_run() -> str:
+    """A new run's owner mark for its trials: host, process and run, so that a resumed run can tell a dead owner's."""
+    token = f"{socket.gethostname()}:{os.getpid()}:{_RUN_TOKEN}-{next(_RUN_NUMBERS)}"
+    _LIVE_RUNS.add(token)
+    return token
+
+
+def end_run(token: str) -> None:
+    _LIVE_RUNS.discard(token)
+
+
+def stale_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's RUNNING trials that nobody will finish (see ``stale``)."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    young = [_age(t) for t in running if "owner" not in t.user_attrs and _age(t) < ORPHAN_S]
+    if young:  # just asked, or asked by a process killed before it could sign: wait and see
+        time.sleep(ORPHAN_S - min(young))
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return [t for t in running if stale(t)]
+
+
+def _age(trial: FrozenTrial) -> float:
+    start = trial.datetime_start or datetime.datetime.now()
+    return (datetime.datetime.now() - start).total_seconds()
+
+
+def stale(trial: FrozenTrial) -> bool:
+    """A RUNNING trial whose owner died on this host, or that nobody signed for (other hosts: the heartbeat)."""
+    if trial.state != TrialState.RUNNING:
+        return False
+    if "owner" not in trial.user_attrs:
+        return _age(trial) >= ORPHAN_S
+    host, _, rest = str(trial.user_attrs.get("owner", "")).partition(":")
+    if host != socket.gethostname():
+        return False
+    pid_text, _, token = rest.partition(":")
+    pid = int(pid_text) if pid_text.isdigit() else -1
+    if pid == os.getpid():
+        return trial.user_attrs["owner"] not in _LIVE_RUNS
+    return not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def evaluated(trial: FrozenTrial) -> bool:
+    """True for a trial that holds an evaluation (complete, or failed with the filter's reason)."""
+    # a FAIL without the filter's reason was abandoned (the heartbeat failed a dead worker's trial)
+    return trial.state == TrialState.COMPLETE or (trial.state == TrialState.FAIL and "reason" in trial.user_attrs)
+
+
+def counts(
+    study: optuna.Study, *, crop: str | None = None, scale: float = 1.0
+) -> tuple[int, float | None, list[FrozenTrial]]:
+    """Evaluations made or in flight (what the budget counts), the best loss so far, and the stale trials.
+
+    The best is that of the trials scored on the same pixels (``crop`` and
+    ``scale`` as the trials' user attributes say): a crop's or a preview's
+    error is not the whole image's.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fail_stale_trials is experimental in some Optuna versions
+        optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    spent = sum(t.state == TrialState.RUNNING or evaluated(t) for t in trials)
+    losses = [
+        t.value
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and t.value is not None
+        and t.user_attrs.get("crop") == crop
+        and t.user_attrs.get("scale", 1.0) == scale
+    ]
+    return spent, min(losses) if losses else None, [t for t in trials if stale(t)]
+
+
+def summary(study: optuna.Study) -> dict[str, Any]:
+    """Where a (shared) study stands: its problem, its trials by state, its best evaluation so far."""
+    trials = study.get_trials(deepcopy=False)
+    wanted = stored_definition(study) or {}
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    best = min(complete, key=lambda t: t.value) if complete else None  # type: ignore[arg-type, return-value]
+    return {
+        "study": study.study_name,
+        **{key: wanted.get(key) for key in ("filter", "space", "metric", "strategy", "budget")},
+        "evaluations": sum(evaluated(t) for t in trials),
+        "complete": len(complete),
+        "failed": sum(t.state == TrialState.FAIL and evaluated(t) for t in trials),
+        "running": sum(t.state == TrialState.RUNNING for t in trials),
+        "abandoned": sum(t.state == TrialState.FAIL and not evaluated(t) for t in trials),
+        "processes": len({str(t.user_attrs.get("owner")) for t in trials if "owner" in t.user_attrs}),
+        "best_error": None if best is None else best.user_attrs.get("error", best.value),
+        "best_params": None if best is None else dict(best.params),
+    }
+
+
+def evaluation_of(trial: FrozenTrial, residuals: np.ndarray | None = None) -> Evaluation:
+    """The evaluation a finished trial recorded."""
+    from .problem import Evaluation
+
+    attrs = trial.user_attrs
+    seconds = float(attrs.get("seconds", 0.0))
+    if trial.state != TrialState.COMPLETE:
+        return Evaluation(dict(trial.params), reason=attrs.get("reason", "failed"), seconds=seconds)
+    return Evaluation(
+        dict(trial.params),
+        value=attrs.get("error", trial.value),
+        loss=trial.value,
+        residuals=residuals,
+        output_hash=attrs.get("hash"),
+        seconds=seconds,
+    )
+
+
+class ResidualStore:
+    """Each evaluation's residual sample (at most ``problem.MAX_RESIDUALS`` floats) in ``folder/residuals``.
+
+    ``auto`` fits least squares on residuals, which the study does not hold; a
+    resumed ``auto`` replays its searches and reads them back from here
+    instead of rendering the same parameters again. Deleting the folder is
+    safe: a resumed run then renders again what it needs residuals of.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder / "residuals"
+
+    def save(self, number: int, residuals: np.ndarray | None) -> None:
+        if residuals is not None:
+            self.folder.mkdir(exist_ok=True)
+            partial = self.folder / f"{number}.partial.npz"
+            # compressed: residuals of quantised renders take few values (about 4x smaller)
+            np.savez_compressed(partial, residuals=residuals)
+            partial.replace(self.folder / f"{number}.npz")  # a kill mid-write leaves no half file under the name
+
+    def load(self, number: int) -> np.ndarray | None:
+        try:
+            with np.load(self.folder / f"{number}.npz", allow_pickle=False) as data:
+                return data["residuals"]
+        except (OSError, ValueError, KeyError):  # missing (deleted, or another run's): render again
+            return None
