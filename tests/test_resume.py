@@ -229,7 +229,7 @@ def test_a_resumed_auto_replays_from_the_folder_without_rendering_again(tmp_path
 
         return callback
 
-    options = {"budget": 40, "workers": 1, "seed": 2, "stop_below": 0}
+    options = {"budget": 40, "workers": 1, "seed": 2, "stop_below": 0, "probes": 0}  # probes render too
     whole = filterfit.fit(linear, space, source, target, out=tmp_path / "whole", **options)
     renders.clear()
     first = filterfit.fit(linear, space, source, target, out=tmp_path / "cut", callback=stop_after(25), **options)
