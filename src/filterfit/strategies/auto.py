@@ -66,6 +66,7 @@ WALK_ITERATIONS = 3  # least-squares iterations per step of a walk: enough to ra
 WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
+PROBE_MOVES_UP_TO = 2  # free parameters up to which least squares moves to a probe that improves
 SCAN_POINTS = 7  # per axis in a line scan
 NEEDLE_ROUNDS = 2  # passes over the continuous parameters in the search for an exact render
 NEEDLE_ITERATIONS = 6
@@ -389,7 +390,9 @@ class AutoStrategy(Strategy):
             jacobian = self._jacobian(x, base, probes, results, free)
             if jacobian is not None:
                 _central_differences(jacobian, probes, results, backward, backward_results, free)
-            better = _best(results + backward_results)
+            # With a parameter or two, a probe that improves is as good a move as any, and cheap. With more,
+            # moving from probe to probe is coordinate descent in steps of the difference width: no.
+            better = _best(results + backward_results) if free.sum() <= PROBE_MOVES_UP_TO else None
             if better is not None and _loss(better) < _loss(base):
                 x, base = self._unit(_key(better, self.space)), better  # a probe improved: move there
                 continue
