@@ -33,6 +33,9 @@ pytestmark = [pytest.mark.requires("convert"), pytest.mark.slow]
 FILTERFIT = [sys.executable, "-m", "filterfit"]
 SLOW_GAIN = 'sh -c "sleep 0.05 && convert {input} -evaluate multiply {gain} {output}"'
 SLOWER_GAIN = SLOW_GAIN.replace("0.05", "0.2")  # time to catch a worker in the middle of an evaluation
+# long enough for three workers to start up and evaluate even on a busy machine (at 0.2 s, one of them
+# came too late on a loaded 2-core machine: the others had spent the budget)
+SLOWEST_GAIN = SLOW_GAIN.replace("0.05", "0.5")
 HEARTBEAT = {"FILTERFIT_HEARTBEAT_S": "1"}  # a killed worker's trial fails after 3 s
 
 
@@ -158,7 +161,7 @@ def single_machine_answer(images, budget: int) -> dict:
 def test_three_workers_and_the_starting_fit_spend_the_budget_together(postgres, images, tmp_path):
     budget = 60
     # the slower filter keeps the starter from spending the budget alone while the workers start
-    args = fit_args(images, "--budget", str(budget), "--storage", postgres, "--study", "shared", command=SLOWER_GAIN)
+    args = fit_args(images, "--budget", str(budget), "--storage", postgres, "--study", "shared", command=SLOWEST_GAIN)
     starter = start(args)
     wait_until(lambda: has_trials(postgres, "shared"))
     workers = [worker(postgres, "shared") for _ in range(3)]
