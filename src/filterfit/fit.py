@@ -529,19 +529,8 @@ class _Run:
             self.callback(self._progress())
 
     def _note(self, evaluation: Evaluation, number: int) -> None:
-        self.records.append(
-            TrialRecord(
-                number=number,
-                params=dict(evaluation.params),
-                error=evaluation.value,
-                state="complete" if evaluation.ok else "fail",
-                seconds=round(evaluation.seconds, 4),
-                reason=evaluation.reason,
-                crop=self.crop,
-                scale=self.scale,
-                finished_s=round(time.perf_counter() - self.started, 4),
-            )
-        )
+        finished = round(time.perf_counter() - self.started, 4)
+        self.records.append(TrialRecord.of(number, evaluation, crop=self.crop, scale=self.scale, finished_s=finished))
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]
             self.best = evaluation
             if evaluation.loss <= self.stop_loss:  # type: ignore[operator]

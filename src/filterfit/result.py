@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import FilterFitError
 
 if TYPE_CHECKING:
+    from .problem import Evaluation
     from .space import Space
 
 __all__ = ["RESULT_FIELDS", "FitResult", "TrialRecord", "intervals"]
@@ -45,6 +46,19 @@ class TrialRecord:
     crop: str | None = None  # WxH+X+Y of the crop it was scored on; None for the whole image
     scale: float = 1.0  # 1: full resolution; 0.5: a look's preview of every other pixel (look/fidelity.py)
     finished_s: float | None = None  # seconds from the start of the fit to the end of this evaluation
+
+    @classmethod
+    def of(cls, number: int, evaluation: Evaluation, **facts: Any) -> TrialRecord:
+        """The record of trial ``number``'s evaluation, with facts such as ``crop`` or ``finished_s``."""
+        return cls(
+            number=number,
+            params=dict(evaluation.params),
+            error=evaluation.value,
+            state="complete" if evaluation.ok else "fail",
+            seconds=round(evaluation.seconds, 4),
+            reason=evaluation.reason,
+            **facts,
+        )
 
 
 @dataclass(frozen=True)

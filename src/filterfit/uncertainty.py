@@ -199,7 +199,7 @@ class _Prober:
         for evaluation in self.evaluate(new) if new else []:
             self.known[self.key(evaluation.params)] = evaluation.loss
             self.hashes[self.key(evaluation.params)] = evaluation.output_hash
-            self.probes.append(_record(len(self.probes), evaluation))
+            self.probes.append(TrialRecord.of(len(self.probes), evaluation))
         return [_loss(self.known, self.key(p)) for p in points]
 
     def render_hash(self, params: dict[str, Any]) -> str | None:
@@ -216,17 +216,6 @@ def _loss(known: dict[tuple[Any, ...], float | None], key: tuple[Any, ...]) -> f
         return None
     loss = known[key]
     return math.inf if loss is None else loss
-
-
-def _record(number: int, evaluation: Evaluation) -> TrialRecord:
-    return TrialRecord(
-        number=number,
-        params=dict(evaluation.params),
-        error=evaluation.value,
-        state="complete" if evaluation.ok else "fail",
-        seconds=round(evaluation.seconds, 4),
-        reason=evaluation.reason,
-    )
 
 
 def measure(
