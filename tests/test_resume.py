@@ -28,6 +28,7 @@ FILTERFIT = [sys.executable, "-m", "filterfit"]
 GAIN = "convert {input} -evaluate multiply {gain} {output}"
 # Slow enough to be caught in the middle, cheap in CPU: a sleep, then a tiny ImageMagick render.
 SLOW_GAIN = 'sh -c "sleep 0.05 && convert {input} -evaluate multiply {gain} {output}"'
+SLOWER_GAIN = SLOW_GAIN.replace("0.05", "0.2")
 
 
 @pytest.fixture
@@ -190,9 +191,10 @@ def test_ctrl_c_writes_the_result_so_far_and_says_how_to_resume(images, tmp_path
 def test_four_local_workers_share_the_folder_journal_without_storage_errors(images, tmp_path):
     out = tmp_path / "out"
     budget = 300
-    # the sleep keeps the starter from spending the budget alone while the workers start
+    # the sleep keeps the starter from spending the budget alone while the workers start (at 0.05 s a
+    # worker started on a busy 2-core machine found the budget spent)
     args = fit_command(
-        images, out, "--strategy", "random", "--budget", str(budget), "--workers", "1", command=SLOW_GAIN
+        images, out, "--strategy", "random", "--budget", str(budget), "--workers", "1", command=SLOWER_GAIN
     )
     starter = start(args)
     wait_for_complete(out, 1, starter)
