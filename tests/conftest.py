@@ -123,3 +123,12 @@ def small_photo(photo: Path) -> Path:
     with PILImage.open(photo) as opened:
         opened.crop((0, 0, 32, 32)).save(path)
     return path
+
+
+@pytest.fixture
+def gain_images(tmp_path: Path) -> tuple[Path, Path]:
+    """A 16x24 source and a target 1.37 times brighter with noise (so no render is exact): for shared studies."""
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0.1, 0.7, (16, 24, 3)).astype(np.float32)
+    target = np.clip(source * 1.37 + rng.normal(0, 0.02, source.shape), 0, 1).astype(np.float32)
+    return save_image(source, tmp_path / "source.png"), save_image(target, tmp_path / "target.png")

@@ -87,17 +87,8 @@ def _has_user(name: str) -> bool:
     return True
 
 
-@pytest.fixture
-def images(tmp_path: Path) -> tuple[Path, Path]:
-    """A 16x24 source and a target 1.37 times brighter with noise (so no render is exact)."""
-    rng = np.random.default_rng(0)
-    source = rng.uniform(0.1, 0.7, (16, 24, 3)).astype(np.float32)
-    target = np.clip(source * 1.37 + rng.normal(0, 0.02, source.shape), 0, 1).astype(np.float32)
-    return save_image(source, tmp_path / "source.png"), save_image(target, tmp_path / "target.png")
-
-
-def fit_args(images, *extra: str, command: str = SLOW_GAIN) -> list[str]:
-    source, target = images
+def fit_args(gain_images, *extra: str, command: str = SLOW_GAIN) -> list[str]:
+    source, target = gain_images
     args = ["fit", str(source), str(target), "--command", command, "--param", "gain=0.5:2", "--strategy", "qmc"]
     return [*FILTERFIT, *args, "--seed", "3", "--workers", "1", "--quiet", *extra]
 
@@ -149,19 +140,20 @@ def has_trials(url: str, name: str, count: int = 1) -> bool:
         return False
 
 
-def single_machine_answer(images, budget: int) -> dict:
+def single_machine_answer(gain_images, budget: int) -> dict:
     """The same fit on one machine, in this process (the same renders, without the sleep)."""
     import filterfit
 
     gain = "convert {input} -evaluate multiply {gain} {output}"
-    result = filterfit.fit(gain, ["gain=0.5:2"], *images, strategy="qmc", seed=3, budget=budget, workers=2)
+    result = filterfit.fit(gain, ["gain=0.5:2"], *gain_images, strategy="qmc", seed=3, budget=budget, workers=2)
     return {"best_params": result.best_params, "best_error": result.best_error}
 
 
-def test_three_workers_and_the_starting_fit_spend_the_budget_together(postgres, images, tmp_path):
+def test_three_workers_and_the_starting_fit_spend_the_budget_together(postgres, gain_images, tmp_path):
     budget = 60
     # the slower filter keeps the starter from spending the budget alone while the workers start
-    args = fit_args(images, "--budget", str(budget), "--storage", postgres, "--study", "shared", command=SLOWEST_GAIN)
+    options = ["--budget", str(budget), "--storage", postgres, "--study", "shared"]
+    args = fit_args(gain_images, *options, command=SLOWEST_GAIN)
     starter = start(args)
     wait_until(lambda: has_trials(postgres, "shared"))
     workers = [worker(postgres, "shared") for _ in range(3)]
@@ -180,7 +172,7 @@ def test_three_workers_and_the_starting_fit_spend_the_budget_together(postgres, 
         check=True,
     )
     shared = json.loads(status.stdout)
-    single = single_machine_answer(images, budget)
+    single = single_machine_answer(gain_images, budget)
     # one Sobol sequence shared through the study: the same points, so the same answer (within the grid's spacing)
     assert abs(shared["best_params"]["gain"] - single["best_params"]["gain"]) < 0.03
     assert abs(shared["best_error"] - single["best_error"]) < 2e-3
@@ -196,12 +188,12 @@ def _other_host() -> list[str]:
 
 
 @pytest.mark.parametrize("where", ["this host", "another host"])
-def test_a_killed_worker_leaves_the_study_usable(where, postgres, images, tmp_path):
+def test_a_killed_worker_leaves_the_study_usable(where, postgres, gain_images, tmp_path):
     """Killed here, a worker's trial is evaluated again by a live process of this host (its process is
     gone); killed on another machine, the heartbeat fails it after the grace period and it does not count."""
     budget, name = 30, where.replace(" ", "-")
     prefix = _other_host() if where == "another host" else []
-    args = fit_args(images, "--budget", str(budget), "--storage", postgres, "--study", name, command=SLOWER_GAIN)
+    args = fit_args(gain_images, "--budget", str(budget), "--storage", postgres, "--study", name, command=SLOWER_GAIN)
     starter = start(args)
     wait_until(lambda: has_trials(postgres, name))
     victim = start([*prefix, *FILTERFIT, "worker", "--storage", postgres, "--study", name, "--workers", "1", "-q"])
@@ -242,16 +234,16 @@ def test_a_killed_worker_leaves_the_study_usable(where, postgres, images, tmp_pa
     assert budget <= len(complete) <= budget + 2
 
 
-def test_a_worker_with_other_images_refuses_to_start(postgres, images, tmp_path):
-    code, _, stderr = finish(start(fit_args(images, "--budget", "2", "--storage", postgres, "--study", "hashes")))
+def test_a_worker_with_other_images_refuses_to_start(postgres, gain_images, tmp_path):
+    code, _, stderr = finish(start(fit_args(gain_images, "--budget", "2", "--storage", postgres, "--study", "hashes")))
     assert code == 0, stderr
     copies = tmp_path / "copies"
     copies.mkdir()
-    shutil.copy(images[0], copies / images[0].name)
+    shutil.copy(gain_images[0], copies / gain_images[0].name)
     other = np.clip(np.random.default_rng(5).uniform(0, 1, (16, 24, 3)), 0, 1).astype(np.float32)
-    save_image(other, copies / images[1].name)
+    save_image(other, copies / gain_images[1].name)
     code, _, stderr = finish(worker(postgres, "hashes", "--images", str(copies)))
     assert code == 2
-    assert f"image {copies / images[1].name} differs from the study's {images[1].name} (SHA-256" in stderr
+    assert f"image {copies / gain_images[1].name} differs from the study's {gain_images[1].name} (SHA-256" in stderr
     assert "every worker needs byte-identical copies of the images" in stderr
     assert len(load(postgres, "hashes").trials) == 2  # it evaluated nothing

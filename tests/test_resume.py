@@ -32,15 +32,6 @@ SLOWER_GAIN = SLOW_GAIN.replace("0.05", "0.2")
 
 
 @pytest.fixture
-def images(tmp_path: Path) -> tuple[Path, Path]:
-    """A 16x24 source and a target 1.37 times brighter with noise (so no render is exact)."""
-    rng = np.random.default_rng(0)
-    source = rng.uniform(0.1, 0.7, (16, 24, 3)).astype(np.float32)
-    target = np.clip(source * 1.37 + rng.normal(0, 0.02, source.shape), 0, 1).astype(np.float32)
-    return save_image(source, tmp_path / "source.png"), save_image(target, tmp_path / "target.png")
-
-
-@pytest.fixture
 def blur_images(tmp_path: Path) -> tuple[Path, Path]:
     """A 16x24 textured source and ImageMagick's -blur 3x1.5 of it."""
     y, x = np.mgrid[0:16, 0:24].astype(np.float32)
@@ -51,8 +42,8 @@ def blur_images(tmp_path: Path) -> tuple[Path, Path]:
     return source, target
 
 
-def fit_command(images, out: Path, *extra: str, command: str = GAIN, param: str = "gain=0.5:2") -> list[str]:
-    source, target = images
+def fit_command(gain_images, out: Path, *extra: str, command: str = GAIN, param: str = "gain=0.5:2") -> list[str]:
+    source, target = gain_images
     args = ["fit", str(source), str(target), "--command", command, "--param", param, "--seed", "3", "--quiet"]
     return [*FILTERFIT, *args, "--out", str(out), *extra]
 
@@ -121,11 +112,11 @@ def killed_and_resumed(args: list[str], out: Path, after: int) -> dict[int, tupl
     ],
 )
 def test_a_killed_run_resumes_without_losing_or_repeating_an_evaluation(
-    strategy, template, params, budget, after, images, blur_images, tmp_path
+    strategy, template, params, budget, after, gain_images, blur_images, tmp_path
 ):
     import filterfit
 
-    pair = images if strategy == "qmc" else blur_images
+    pair = gain_images if strategy == "qmc" else blur_images
     # the uninterrupted run, in this process (the same renders without the sleep that lets the test catch the other)
     whole = filterfit.fit(template, params, *pair, strategy=strategy, budget=budget, workers=2, seed=3)
     slow = 'sh -c "sleep 0.05 && ' + template + '"'
@@ -145,34 +136,34 @@ def test_a_killed_run_resumes_without_losing_or_repeating_an_evaluation(
     assert sorted(param_keys(trials)) == sorted(tuple(sorted(r.params.items())) for r in whole.history)
 
 
-def test_a_resumed_folder_of_another_problem_is_refused(images, tmp_path):
+def test_a_resumed_folder_of_another_problem_is_refused(gain_images, tmp_path):
     import filterfit
     from filterfit.study import DefinitionError
 
-    filterfit.fit(GAIN, ["gain=0.5:2"], *images, budget=3, workers=1, out=tmp_path / "out")
+    filterfit.fit(GAIN, ["gain=0.5:2"], *gain_images, budget=3, workers=1, out=tmp_path / "out")
     message = (
         rf"{tmp_path / 'out'} already holds a study of another problem: its space differs "
         r"\(study: gain=0.5:2; now: gain=0.5:3\); resume with the same problem, or use a new --out folder"
     )
     with pytest.raises(DefinitionError, match=message):
-        filterfit.fit(GAIN, ["gain=0.5:3"], *images, budget=3, workers=1, out=tmp_path / "out")
+        filterfit.fit(GAIN, ["gain=0.5:3"], *gain_images, budget=3, workers=1, out=tmp_path / "out")
     with pytest.raises(DefinitionError, match=r"its images \(by SHA-256 of their bytes\) differs"):
-        filterfit.fit(GAIN, ["gain=0.5:2"], images[1], images[0], budget=3, workers=1, out=tmp_path / "out")
+        filterfit.fit(GAIN, ["gain=0.5:2"], gain_images[1], gain_images[0], budget=3, workers=1, out=tmp_path / "out")
 
 
-def test_a_finished_folder_grows_with_a_larger_budget(images, tmp_path):
+def test_a_finished_folder_grows_with_a_larger_budget(gain_images, tmp_path):
     import filterfit
 
     for budget in (6, 10):
-        result = filterfit.fit(GAIN, ["gain=0.5:2"], *images, strategy="qmc", budget=budget, out=tmp_path / "out")
+        result = filterfit.fit(GAIN, ["gain=0.5:2"], *gain_images, strategy="qmc", budget=budget, out=tmp_path / "out")
         assert result.evaluations == budget
     assert len(journal_trials(tmp_path / "out")) == 10
 
 
 @pytest.mark.slow
-def test_ctrl_c_writes_the_result_so_far_and_says_how_to_resume(images, tmp_path):
+def test_ctrl_c_writes_the_result_so_far_and_says_how_to_resume(gain_images, tmp_path):
     out = tmp_path / "out"
-    args = fit_command(images, out, "--strategy", "qmc", "--budget", "40", "--workers", "2", command=SLOW_GAIN)
+    args = fit_command(gain_images, out, "--strategy", "qmc", "--budget", "40", "--workers", "2", command=SLOW_GAIN)
     process = start(args)
     wait_for_complete(out, 6, process)
     process.send_signal(signal.SIGINT)
@@ -188,13 +179,13 @@ def test_ctrl_c_writes_the_result_so_far_and_says_how_to_resume(images, tmp_path
 
 
 @pytest.mark.slow
-def test_four_local_workers_share_the_folder_journal_without_storage_errors(images, tmp_path):
+def test_four_local_workers_share_the_folder_journal_without_storage_errors(gain_images, tmp_path):
     out = tmp_path / "out"
     budget = 300
     # the sleep keeps the starter from spending the budget alone while the workers start (at 0.05 s a
     # worker started on a busy 2-core machine found the budget spent)
     args = fit_command(
-        images, out, "--strategy", "random", "--budget", str(budget), "--workers", "1", command=SLOWER_GAIN
+        gain_images, out, "--strategy", "random", "--budget", str(budget), "--workers", "1", command=SLOWER_GAIN
     )
     starter = start(args)
     wait_for_complete(out, 1, starter)
