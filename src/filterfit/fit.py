@@ -177,6 +177,8 @@ def fit(
     plan = plan_crop(images, enabled=crop, masked=mask is not None) if wants_crop else None
     problem = _problem(filter, space, images, metric, mask, workers)
     strategy_name, strategy = strategy, get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
+    if isinstance(filter, Look):
+        strategy.hint(_look_start(filter, space))
     folder = prepare_folder(out) if out is not None else None
     given = study is not None
     if study is None:
@@ -231,6 +233,22 @@ def _problem(
 ) -> Problem:
     prepared = filter.prepare([s for s, _ in pairs], pairs[0][1], single_thread=workers > 1)
     return Problem(prepared, space, pairs, metric, mask=mask)
+
+
+def _look_start(look: Look, space: Space) -> list[dict[str, Any]]:
+    """The look as given (neutral unless the caller set values), as the first start of the search.
+
+    A photo's edit is a departure from the unedited photo, and least squares from there reaches
+    the edit; from the best point of a scan of 12 dimensions it ended in a far-off local minimum
+    on 2 of the 10 paired looks of the benchmark (37 and 46 dB instead of 59).
+    """
+    start = {}
+    for param in space:
+        value = look.params.get(param.name)
+        if value is None or not param.numeric:
+            return []  # a space of the caller's that is not the look's: nothing to start from
+        start[param.name] = param.snap(min(max(value, param.low), param.high))
+    return [start]
 
 
 def _filter_and_space(filter: Any, space: Any, look: Look | None) -> tuple[Any, Any]:
