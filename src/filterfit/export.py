@@ -277,13 +277,13 @@ def command_line(result: FitResult, *, input: str = "input.png", output: str = "
 def _command_argv(result: FitResult, input: str, output: str) -> tuple[list[str], tuple[str, ...]]:
     """The argv of the command and the look's adjustments it leaves out."""
     fitted = rebuild(result)  # checks the template or the look, the parameters and the program
-    if getattr(result, "look", None) is None:
+    stored_look = getattr(result, "look", None)
+    if stored_look is None:
         return CommandFilter(fitted.description).argv(result.best_params, input, output), ()
     from .look import Look
     from .look.imagemagick import look_operators
 
-    look = Look.from_dict(result.look)
-    operators, left_out = look_operators(look.adjustments, look.params)
+    operators, left_out = look_operators(Look.from_dict(stored_look))
     return ["convert", input, *operators, output], left_out
 
 
@@ -403,7 +403,7 @@ def _check_photo(check: str | Path | None, result: FitResult) -> tuple[Image, st
 
 
 def _reduced(image: Image, label: str) -> tuple[Image, str]:
-    """Every n-th pixel of a large photo: the figure hardly changes, and ImageMagick's -fx takes seconds per megapixel."""
+    """Every n-th pixel of a large photo: the figure hardly changes, and it is measured in seconds."""
     stride = -(-max(image.height, image.width) // CHECK_SIDE)
     if stride == 1:
         return image, label

@@ -21,11 +21,15 @@ does, and the translations rely on that clipping.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .adjustments import ADJUSTMENTS, GRAIN_SD, LUMA, SEPIA, SHARPEN_SIGMA, TEAL, TONE_SHIFT, TRUNCATE, WARM
+
+if TYPE_CHECKING:
+    from .look import Look
 
 __all__ = ["NO_EQUIVALENT", "TRANSLATIONS", "look_operators"]
 
@@ -172,7 +176,8 @@ def blur(sigma: float) -> list[str]:
     # mirrored edges like scipy's "reflect"; -blur and -gaussian-blur build their kernels differently (~53 dB).
     kernel = _gaussian_kernel(sigma)
     weights, width = ",".join(_number(w) for w in kernel), len(kernel)
-    return [*MIRROR, "-morphology", "Convolve", f"{width}x1:{weights}", "-morphology", "Convolve", f"1x{width}:{weights}"]
+    along_rows = ["-morphology", "Convolve", f"{width}x1:{weights}"]
+    return [*MIRROR, *along_rows, "-morphology", "Convolve", f"1x{width}:{weights}"]
 
 
 def sharpen(amount: float) -> list[str]:
@@ -223,24 +228,19 @@ NO_EQUIVALENT = {
 }
 
 
-def look_operators(adjustments: tuple[str, ...], params: Mapping[str, float]) -> tuple[list[str], tuple[str, ...]]:
-    """ImageMagick operators that reproduce a look, in its order, and the adjustments left out.
-
-    Parameters
-    ----------
-    adjustments : tuple of str
-        The look's adjustments in pipeline order (``Look.adjustments``).
-    params : mapping
-        Every parameter's value (``Look.params``).
+def look_operators(look: Look) -> tuple[list[str], tuple[str, ...]]:
+    """ImageMagick operators that reproduce ``look``, in its order, and the adjustments left out.
 
     Examples
     --------
-    >>> look_operators(("exposure", "fade"), {"exposure": 1.0, "fade": 0.1})
-    (['-evaluate', 'multiply', '2', '+level', '10%,100%'], ())
+    >>> from filterfit.look import Look
+    >>> look_operators(Look(["exposure", "fade", "grain"], {"exposure": 1.0, "fade": 0.1, "grain": 0.2}))
+    (['-evaluate', 'multiply', '2', '+level', '10%,100%'], ('grain',))
     """
     operators: list[str] = []
     left_out: list[str] = []
-    for name in adjustments:
+    params = look.params
+    for name in look.adjustments:
         settings = ADJUSTMENTS[name].settings
         values = [float(params[s.name]) for s in settings]
         if values[0] == settings[0].neutral:
