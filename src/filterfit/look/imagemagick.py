@@ -13,9 +13,11 @@ a megapixel for it, so no translation uses it. Each translation's comment
 says how exact it is; tests/test_look_export.py measures each against
 :meth:`Look.apply`: all but grain come within 16-bit rounding (> 95 dB PSNR).
 
-Written for ImageMagick 6 ``convert`` at Q16 without HDRI (Debian's and
-Ubuntu's build): every operator then clips to [0, 1] as each adjustment
-does, and the translations rely on that clipping.
+Written for ImageMagick 6 ``convert`` and checked with 6.9.11 Q16 (Debian's
+and Ubuntu's build, which clips every operator's output to [0, 1]). The
+look clips after each adjustment and its weights are clipped ramps, so the
+command says ``-clamp`` there too: an HDRI build (ImageMagick 7's default),
+which keeps values outside [0, 1], then clips where the look does.
 """
 
 from __future__ import annotations
@@ -66,14 +68,14 @@ def tint(amount: float) -> list[str]:
 
 
 def highlights(amount: float) -> list[str]:
-    # Exact to 16 bits: the weight clip(2 luma - 1)^2 is a grey image made with -color-matrix and -function
-    # (each clips to [0, 1] as the look's weight does), added to the photo by a Mathematics composite.
-    return _add_weighted(["-function", "polynomial", "2,-1"], TONE_SHIFT * amount)
+    # Exact to 16 bits: the weight clip(2 luma - 1)^2 is a grey image made with -color-matrix and -function,
+    # clipped as the look's weight is, and added to the photo by a Mathematics composite.
+    return _add_weighted(["-function", "polynomial", "2,-1", "-clamp"], TONE_SHIFT * amount)
 
 
 def shadows(amount: float) -> list[str]:
     # Exact to 16 bits: the weight clip(1 - 2 luma)^2, as highlights.
-    return _add_weighted(["-function", "polynomial", "-2,1"], TONE_SHIFT * amount)
+    return _add_weighted(["-function", "polynomial", "-2,1", "-clamp"], TONE_SHIFT * amount)
 
 
 def _add_weighted(weight: list[str], scale: float) -> list[str]:
@@ -165,7 +167,7 @@ def vignette(amount: float, size: float, softness: float) -> list[str]:
     ]
     squares = ["-function", "polynomial", "4,-4,1"]  # (2x - 1)^2 and (2y - 1)^2
     radius = [*_color_matrix(np.full((3, 3), 0.5) * [1, 1, 0]), "-evaluate", "pow", "0.5"]
-    ramp = ["-function", "polynomial", f"{_number(1 / softness)},{_number(0.5 - size / softness)}"]
+    ramp = ["-function", "polynomial", f"{_number(1 / softness)},{_number(0.5 - size / softness)}", "-clamp"]
     smoothstep = ["-function", "polynomial", "-2,3,0,0"]
     mask = ["(", "+clone", *gradients, *squares, *radius, *ramp, *smoothstep, ")"]
     return [*mask, *_mathematics(amount, 0, 1, 0)]
@@ -235,7 +237,7 @@ def look_operators(look: Look) -> tuple[list[str], tuple[str, ...]]:
     --------
     >>> from filterfit.look import Look
     >>> look_operators(Look(["exposure", "fade", "grain"], {"exposure": 1.0, "fade": 0.1, "grain": 0.2}))
-    (['-evaluate', 'multiply', '2', '+level', '10%,100%'], ('grain',))
+    (['-alpha', 'off', '-evaluate', 'multiply', '2', '-clamp', '+level', '10%,100%', '-clamp'], ('grain',))
     """
     operators: list[str] = []
     left_out: list[str] = []
@@ -248,5 +250,7 @@ def look_operators(look: Look) -> tuple[list[str], tuple[str, ...]]:
         if name in NO_EQUIVALENT:
             left_out.append(name)
         else:
-            operators += TRANSLATIONS[name](*values)
-    return operators, tuple(left_out)
+            operators += [*TRANSLATIONS[name](*values), "-clamp"]  # the look clips after each adjustment
+    # The look adjusts the colour and keeps alpha as it is; ImageMagick's composites and kernels would mix
+    # alpha in, so the command turns it off: the output is opaque.
+    return (["-alpha", "off", *operators] if operators else []), tuple(left_out)
