@@ -131,7 +131,7 @@ def test_a_look_with_a_vignette_the_command_holds_it_and_the_luts_name_it(photo,
     assert run.exit_code == 0, run.output
     assert run.stdout.count("\n") == 1 and run.stdout.startswith("convert input.png -alpha off -evaluate multiply ")
     assert "-sparse-color" in run.stdout and "compose:args=-0.6,0,1,0" in run.stdout  # the vignette's mask
-    assert f"dB PSNR against filterfit apply on the fit's source {photo} (ImageMagick ran it)" in run.stderr
+    assert f"dB PSNR against filterfit apply on the fit's source {photo.name} (ImageMagick ran it)" in run.stderr
     assert stated_db(run.stderr) >= EXACT_DB
     assert "leaves out vignette" in run.stderr and "leaves out grain" not in run.stderr
     # the printed command itself, run by a shell on the photo

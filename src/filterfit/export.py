@@ -396,7 +396,7 @@ def _check_photo(check: str | Path | None, result: FitResult) -> tuple[Image, st
     if source is not None and Path(source).is_file():
         image = load_image(source)
         if image.channels in (3, 4):
-            return _reduced(replace(image, pixels=image.pixels[:, :, :3]), f"the fit's source {source}")
+            return _reduced(replace(image, pixels=image.pixels[:, :, :3]), f"the fit's source {Path(source).name}")
     from skimage import data
 
     return Image(to_float(data.astronaut()), bit_depth=8, format="png"), "scikit-image's astronaut (512x512)"
