@@ -183,7 +183,7 @@ def test_a_fitted_look_exports_to_imagemagick_and_colour_science(photo, tmp_path
     subprocess.run(["convert", str(photo), str(hald), "-hald-clut", str(through_hald)], check=True, capture_output=True)
     hald_db = psnr(load_image(tmp_path / "applied" / photo.name).pixels, load_image(through_hald).pixels[:, :, :3])
     print(f"convert photo h.png -hald-clut: {hald_db:.1f} dB PSNR against filterfit apply")
-    assert hald_db >= 45
+    assert hald_db >= 45  # measured 52.2 dB: ImageMagick truncates to 8 bits where filterfit rounds
     # the .cube read by colour-science holds the same table
     read = colour.read_LUT(str(cube))
     table = measure_lut(rebuild(FitResult.load(result_json))).table

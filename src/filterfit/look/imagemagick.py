@@ -103,9 +103,9 @@ def saturation(amount: float) -> list[str]:
 
 
 def vibrance(amount: float) -> list[str]:
-    # Exact to 16 bits: the look's x + f (x - luma) with
-    # f = amount (1 - (max - min channel)), in images that stay in [0, 1]: E = (x - luma + 1) / 2,
-    # D = 1 - max + min, R = E D - D / 2 + 1 / 2 = f (x - luma) / (2 amount) + 1 / 2, then x + 2 amount R - amount.
+    # Exact to 16 bits: the look's x + f (x - luma) with f = amount (1 - (max - min channel)), through images
+    # that stay in [0, 1] (ImageMagick would clip anything else): E = (x - luma + 1) / 2, D = 1 - max + min,
+    # R = E D - D / 2 + 1 / 2 = f (x - luma) / (2 amount) + 1 / 2; then x + 2 amount R - amount.
     half_difference = 0.5 * (np.eye(3) - np.tile(LUMA.astype(np.float64), (3, 1)))
     return [
         *("(", "+clone", *_color_matrix(_with_offset(half_difference, 0.5)), ")"),  # x, E
@@ -159,7 +159,7 @@ def split_tone(amount: float) -> list[str]:
 def vignette(amount: float, size: float, softness: float) -> list[str]:
     # Exact to 16 bits: the look's radius map (0 at the centre, 1 in the corners) from two -sparse-color
     # gradients, x = (i + 0.5) / w and y = (j + 0.5) / h, then ramp, smoothstep mask and photo * (1 + amount mask).
-    # Near the centre the square root of a 16-bit value is coarse, but there the mask is flat.
+    # The square root of a 16-bit radius^2 is coarsest at the centre: off by < 0.001 there.
     gradients = [
         *("-channel", "R", "-sparse-color", "Barycentric", "-0.5,0 black %[fx:w-0.5],0 white"),
         *("-channel", "G", "-sparse-color", "Barycentric", "0,-0.5 black 0,%[fx:h-0.5] white"),
