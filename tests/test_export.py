@@ -177,6 +177,7 @@ def test_command_reproduces_the_result(tmp_path, photo):
     run = invoke("export", make_result(tmp_path), "--command")
     assert run.exit_code == 0, run.output
     assert run.stdout == "convert input.png -gamma 1.3 -modulate 100,125 output.png\n"
+    assert run.stderr == ""  # a template is the filter itself: no closeness to state
     argv = shlex.split(run.stdout.replace("input.png", str(photo)).replace("output.png", str(tmp_path / "c.png")))
     subprocess.run(argv, check=True, capture_output=True)
     assert np.array_equal(load_image(tmp_path / "c.png").pixels, convert_pixels(photo, tmp_path, *COLOUR))

@@ -371,21 +371,27 @@ def _count_bar(show: bool, total: int, label: str) -> Iterator[Any]:
     "--check",
     metavar="PHOTO",
     type=click.Path(path_type=Path),
-    help="Photo to measure the LUTs on [default: astronaut].",
+    help="Photo to measure the LUTs and a look's command on [default: the fit's source, else astronaut].",
 )
 def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: bool, check: Path | None) -> None:
     """Export what RESULT.json fitted as a 3D LUT, a Hald CLUT and/or a command line."""
-    from .export import command_line, export_luts
+    from .export import export_command, export_luts
     from .result import FitResult
 
     with _errors():
         if not (cube or hald or as_command):
             raise FilterFitError("say what to export: --cube FILE, --hald FILE and/or --command")
         result = FitResult.load(result_path)
-        command = command_line(result) if as_command else None
+        command = export_command(result, check=check) if as_command else None
         exported = export_luts(result, cube=cube, hald=hald, check=check) if cube or hald else None
     if command is not None:
-        click.echo(command)
+        click.echo(command.text)
+        if command.psnr is not None:  # stdout stays the command alone
+            _console(stderr=True).print(
+                f"the command: {command.psnr:.1f} dB PSNR against filterfit apply on {command.check_photo} "
+                "(ImageMagick ran it)",
+                soft_wrap=True,
+            )
     if exported is not None:
         console = _console(stderr=as_command)  # stdout stays the command alone
         for kind, path in exported.written.items():
@@ -394,8 +400,8 @@ def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: 
                 f"{exported.psnr[kind]:.1f} dB PSNR against the filter's own render of {exported.check_photo}",
                 soft_wrap=True,
             )
-        for warning in exported.warnings:
-            _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+    for warning in [*(command.warnings if command else []), *(exported.warnings if exported else [])]:
+        _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
 
 @cli.command()

@@ -1,5 +1,9 @@
 """Export what was fitted: a .cube 3D LUT, a Hald CLUT PNG, a runnable command line.
 
+A command template exports as itself with the best parameters; a look as
+ImageMagick operators (:mod:`filterfit.look.imagemagick`), which
+:func:`export_command` runs on a photo and measures against the look.
+
 The LUTs come from the fitted filter itself: an image holding every colour
 of a lattice is rendered through it, so any per-pixel filter can be exported,
 command templates included. A filter that is not per-pixel (a blur, a
@@ -29,10 +33,12 @@ from .result import FitResult
 __all__ = [
     "CUBE_SIZE",
     "HALD_LEVEL",
+    "Command",
     "Exported",
     "Lut",
     "apply_lut",
     "command_line",
+    "export_command",
     "export_luts",
     "lattice_image",
     "measure_lut",
@@ -46,6 +52,7 @@ HALD_LEVEL = 8  # ImageMagick's hald:8, a 512x512 image of a 64^3 lattice
 PER_PIXEL_DB = 60.0  # a shuffled probe rendered this close to the shuffled render: per-pixel
 BLOCK = 6  # pixels per side of each colour when the filter mixes neighbours
 PROBE_SIZE = 17  # lattice steps of the per-pixel probe (4913 colours)
+CHECK_SIDE = 1024  # the check photo's longest side at most: a larger one is subsampled
 
 # What spatial_parts finds; export's warning names them.
 NOISE = "random noise or grain (renders differ from run to run)"
@@ -253,20 +260,71 @@ def _write(path: Path, text: str) -> None:
 
 
 def command_line(result: FitResult, *, input: str = "input.png", output: str = "output.png") -> str:
-    """The fitted command template with its best parameters filled in, ready for a shell.
+    """A command line for a shell: the fitted template with its best parameters, or a look in ImageMagick.
+
+    A look becomes ImageMagick 6 ``convert`` operators, adjustment by
+    adjustment (:mod:`filterfit.look.imagemagick`); :func:`export_command`
+    also says how close that comes to the look and what it leaves out.
 
     Examples
     --------
     >>> command_line(result)  # doctest: +SKIP
     'convert input.png -blur 27x20 output.png'
     """
-    if getattr(result, "look", None) is not None:
-        raise FilterFitError(
-            "export --command for a look is not available yet: export --cube or --hald, or use filterfit apply"
-        )
-    fitted = rebuild(result)  # checks the template, the parameters and the program
-    template = CommandFilter(fitted.description)
-    return shlex.join(template.argv(result.best_params, input, output))
+    return shlex.join(_command_argv(result, input, output)[0])
+
+
+def _command_argv(result: FitResult, input: str, output: str) -> tuple[list[str], tuple[str, ...]]:
+    """The argv of the command and the look's adjustments it leaves out."""
+    fitted = rebuild(result)  # checks the template or the look, the parameters and the program
+    stored_look = getattr(result, "look", None)
+    if stored_look is None:
+        return CommandFilter(fitted.description).argv(result.best_params, input, output), ()
+    from .look import Look
+    from .look.imagemagick import look_operators
+
+    operators, left_out = look_operators(Look.from_dict(stored_look))
+    return ["convert", input, *operators, output], left_out
+
+
+@dataclass(frozen=True)
+class Command:
+    """What :func:`export_command` made: the command line and, for a look, how close it comes."""
+
+    text: str
+    psnr: float | None = None  # dB against the look's own render; None for a template (it is the filter)
+    left_out: tuple[str, ...] = ()  # adjustments ImageMagick cannot reproduce
+    check_photo: str = ""
+
+    @property
+    def warnings(self) -> list[str]:
+        from .look.imagemagick import NO_EQUIVALENT
+
+        return [f"the command leaves out {name}: {NO_EQUIVALENT[name]}" for name in self.left_out]
+
+
+def export_command(result: FitResult, *, check: str | Path | None = None) -> Command:
+    """The command line reproducing ``result``; for a look, run by ImageMagick and measured in dB PSNR.
+
+    Parameters
+    ----------
+    check : path, optional
+        The photo to measure a look's command on (ImageMagick's render against
+        the look's); default the fit's source photo when it is still there,
+        else scikit-image's 512x512 astronaut.
+    """
+    text = command_line(result)
+    if getattr(result, "look", None) is None:
+        return Command(text)
+    photo, label = _check_photo(check, result)
+    photo = replace(photo, bit_depth=16)  # so that the figure is the command's own accuracy, not 8-bit rounding
+    argv, left_out = _command_argv(result, "{input}", "{output}")
+    words = [word if word in ("{input}", "{output}") else word.replace("{", "{{").replace("}", "}}") for word in argv]
+    program = CommandFilter(shlex.join(words))
+    program.require_program()
+    rendered = program.prepare([photo], photo, single_thread=False).render(photo, {})[:, :, :3]
+    reference = rebuild(result).render(photo)[:, :, :3]
+    return Command(text, round(psnr(reference, rendered), 2), left_out, label)
 
 
 @dataclass(frozen=True)
@@ -303,10 +361,11 @@ def export_luts(
         Where to write the 33^3 .cube and the level-8 Hald PNG.
     check : path, optional
         The photo to measure the LUTs on (LUT-applied vs filter-rendered);
-        default scikit-image's 512x512 astronaut.
+        default the fit's source photo when it is still there, else
+        scikit-image's 512x512 astronaut.
     """
     fitted = rebuild(result)
-    photo, label = _check_photo(check)
+    photo, label = _check_photo(check, result)
     # At 16 bits, so that the figure is the LUT's own accuracy, not 8-bit rounding (ImageMagick truncates some)
     reference = fitted.render(replace(photo, bit_depth=16))[:, :, :3]
     written: dict[str, Path] = {}
@@ -326,12 +385,27 @@ def export_luts(
     return Exported(written, accuracy, spatial, label)
 
 
-def _check_photo(check: str | Path | None) -> tuple[Image, str]:
+def _check_photo(check: str | Path | None, result: FitResult) -> tuple[Image, str]:
+    """--check, else the fit's first source photo if it is still there, else the astronaut; at most CHECK_SIDE."""
     if check is not None:
         image = load_image(check)
         if image.channels != 3:
             raise FilterFitError(f"--check {check} has {image.channels} channels: give an RGB photo")
-        return image, str(check)
+        return _reduced(image, str(check))
+    source = next(iter(result.sources), None)
+    if source is not None and Path(source).is_file():
+        image = load_image(source)
+        if image.channels in (3, 4):
+            return _reduced(replace(image, pixels=image.pixels[:, :, :3]), f"the fit's source {Path(source).name}")
     from skimage import data
 
     return Image(to_float(data.astronaut()), bit_depth=8, format="png"), "scikit-image's astronaut (512x512)"
+
+
+def _reduced(image: Image, label: str) -> tuple[Image, str]:
+    """Every n-th pixel of a large photo: the figure hardly changes, and it is measured in seconds."""
+    stride = -(-max(image.height, image.width) // CHECK_SIDE)
+    if stride == 1:
+        return image, label
+    pixels = np.ascontiguousarray(image.pixels[::stride, ::stride])
+    return replace(image, pixels=pixels), f"{label} (subsampled 1:{stride})"

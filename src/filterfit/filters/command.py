@@ -163,6 +163,10 @@ class CommandFilter:
             raise TemplateError(
                 f"parameter {unused[0]} is not used in the command: add {{{unused[0]}}} where it belongs"
             )
+        self.require_program()
+
+    def require_program(self) -> None:
+        """The program is installed, or the error says how to install it."""
         if shutil.which(self.program) is None:
             hint = INSTALL_HINTS.get(Path(self.program).name, "install it or give its full path")
             raise CommandNotFoundError(f"command '{self.program}' is not installed or not on PATH: {hint}")

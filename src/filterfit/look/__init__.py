@@ -5,6 +5,7 @@ Modules:
     look          -- ``Look``: an ordered selection of adjustments, usable as a filter
     fidelity      -- reduced-resolution previews that make a look's fit cheaper
     distribution  -- a metric for photos of different scenes (colour and tone distributions)
+    imagemagick   -- a look as ImageMagick operators, one translation per adjustment (export --command)
 """
 
 from .adjustments import ADJUSTMENTS
