@@ -232,3 +232,45 @@ def test_ctrl_c_during_the_crop_phase_writes_the_result_so_far_and_exits_130(tmp
 
 def load(path: Path) -> np.ndarray:
     return filterfit.images.load_image(path).pixels
+
+
+# --- the acceptance test of issue 7 --------------------------------------------------------------
+
+# convert -blur, except for 30% of the sigmas, chosen by a seeded hash of the value so that a rerun
+# fails on the same ones: a crash, a hang past --timeout (with a child to kill), or garbage output.
+FAULTY_BLUR = """\
+sigma=$1 input=$2 output=$3
+bucket=$(printf 'seed 7 %s' "$sigma" | md5sum | cut -c1-6)
+case $((0x$bucket % 10)) in
+  0) kill -SEGV $$ ;;
+  1) sleep 30 & wait ;;
+  2) printf 'garbage for %s\\n' "$sigma" > "$output" ;;
+  *) exec convert "$input" -blur "0x$sigma" "$output" ;;
+esac
+"""
+CLEAN_BUDGET = 40
+
+
+@pytest.mark.slow
+@pytest.mark.requires("convert", "md5sum")
+@pytest.mark.parametrize("seed", [0, 4])
+def test_a_run_with_30_percent_failures_reaches_the_clean_runs_answer(seed, photo, tmp_path):
+    source = tmp_path / "source.png"
+    subprocess.run(["convert", str(photo), "-crop", "64x64+0+0", str(source)], check=True, capture_output=True)
+    target = tmp_path / "target.png"
+    subprocess.run(["convert", str(source), "-blur", "0x1.5", str(target)], check=True, capture_output=True)
+    script = tmp_path / "faulty-blur.sh"
+    script.write_text(FAULTY_BLUR, encoding="utf-8")
+    options = dict(strategy="auto", workers=2, seed=seed, timeout=0.5, probes=0)
+    clean = filterfit.fit("convert {input} -blur 0x{sigma} {output}", ["sigma=0.3:5"], source, target,
+                          budget=CLEAN_BUDGET, **options)  # fmt: skip
+    faulty = filterfit.fit(f"sh {shlex.quote(str(script))} {{sigma}} {{input}} {{output}}", ["sigma=0.3:5"],
+                           source, target, budget=CLEAN_BUDGET + 20, **options)  # fmt: skip
+    assert clean.failed == 0
+    assert 0.15 <= faulty.failed / faulty.evaluations <= 0.45
+    reasons = {r.reason.split(":")[0] for r in faulty.history if r.state == "fail"}
+    assert reasons == {"killed by signal SIGSEGV", "timed out after 0.5 s (raise --timeout if it needs longer)",
+                       "unreadable image on the output file"}  # fmt: skip
+    assert clean.best_params["sigma"] == pytest.approx(1.5, abs=1e-3)
+    assert faulty.best_params["sigma"] == pytest.approx(clean.best_params["sigma"], abs=1e-3)
+    assert faulty.best_error < 2e-4
