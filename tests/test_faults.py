@@ -179,7 +179,9 @@ def test_a_metric_returning_nan_inf_or_raising_fails_those_evaluations(small_pix
 
 
 def test_a_function_metric_failing_everywhere_names_the_first_reasons(small_pixels):
-    with pytest.raises(AllEvaluationsFailedError, match=r"^all 3 evaluations failed; first reasons: the metric <lambda> returned nan$"):
+    with pytest.raises(
+        AllEvaluationsFailedError, match=r"^all 3 evaluations failed; first reasons: the metric <lambda> returned nan$"
+    ):
         filterfit.fit(
             lambda pixels, gain: pixels * gain, {"gain": (0.0, 2.0)}, small_pixels, small_pixels,
             metric=lambda reference, candidate: math.nan, strategy="random", budget=3, workers=1, probes=0,

@@ -54,7 +54,7 @@ CLI_HOSTILE = tuple(value for value in HOSTILE if value == value.strip() and not
 HOSTILE_NAMES = (
     "-rf $(touch CANARY).png",
     "--help; touch CANARY`touch CANARY`.png",
-    "it's \"quoted\" | touch CANARY & .png",
+    'it\'s "quoted" | touch CANARY & .png',
     "new\nline.png",
     "фото ünïcødé.png",
     "frame.png[0]",  # ImageMagick would read [0] as a frame selector

@@ -75,7 +75,8 @@ class _ValueFormatter(string.Formatter):
             return format_value(value, format_spec)
         except (ValueError, TypeError) as error:
             raise TemplateError(
-                f"the format spec :{format_spec} does not fit the value {value!r} ({error}): change the spec or the values"
+                f"the format spec :{format_spec} does not fit the value {value!r} ({error}): "
+                "change the spec or the values"
             ) from None
 
 
@@ -151,7 +152,7 @@ class CommandFilter:
                 if name is not None:
                     if not name.isidentifier():
                         raise TemplateError(f"placeholder {{{name}}} in {word!r} is not a parameter name")
-                    _check_field(word, name, spec, conversion)
+                    _check_field(word, name, spec or "", conversion)
                     names.append(name)
         return names
 
@@ -287,6 +288,8 @@ def _check_field(word: str, name: str, spec: str, conversion: str | None) -> Non
         raise TemplateError(
             f"placeholder {{{name}:{spec}}} in {word!r} nests braces in its format spec: write a plain spec like :.2f"
         )
+    if re.search(r"\d{5,}", spec):  # {x:999999999} would build a gigabyte argument; Linux takes 128 KiB
+        raise TemplateError(f"placeholder {{{name}:{spec}}} in {word!r} asks for a width or precision above 9999")
 
 
 def _sample_values(space: Space) -> Iterator[dict[str, Any]]:
