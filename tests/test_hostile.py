@@ -267,3 +267,55 @@ def test_export_quotes_hostile_values_for_a_shell(recorder, pair, tmp_path):
     (run,) = runs(log)
     assert run["argv"][1:] == ["input.png", "output.png", value]
     assert_no_canary(tmp_path)
+
+
+# --- values and format specs no program can take ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("a\x00b", "cannot start 'sh': embedded null byte in an argument"),
+        ("\ud800", "cannot start 'sh': 'utf-8' codec can't encode character '\\ud800'"),
+    ],
+)
+def test_a_value_no_argv_can_hold_fails_one_evaluation(value, reason, small_pixels):
+    """From Python any string can be a choice; the one the OS cannot pass costs its evaluation only."""
+    image = Image(small_pixels)
+    problem = filterfit.problem.Problem(
+        CommandFilter('sh -c \'cp "$0" "$1"\' {input} {output} {mode}'),
+        filterfit.Space([filterfit.Param("mode", kind="choice", choices=(value, "fine"))]),
+        [(image, image)],
+        filterfit.metrics.get_metric("rmse"),
+    )
+    failed = problem.evaluate({"mode": value})
+    assert not failed.ok and failed.reason.startswith(reason)
+    assert problem.evaluate({"mode": "fine"}).ok
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("prog {input} {a!x} {output}", r"placeholder \{a!x\} in '\{a!x\}': the conversion must be !r, !s or !a"),
+        ("prog {input} {a:{b}} {output}", r"placeholder \{a:\{b\}\} .* nests braces in its format spec"),
+        ("prog {input} {a:>999999999} {output}", r"asks for a width or precision above 9999"),
+    ],
+)
+def test_format_specs_that_would_misbehave_are_refused(template, message):
+    with pytest.raises(filterfit.errors.TemplateError, match=message):
+        CommandFilter(template)
+
+
+def test_a_format_spec_that_fits_no_choice_is_refused_before_the_run(pair):
+    with pytest.raises(filterfit.errors.TemplateError, match=r"the format spec :\.2f does not fit the value 'soft'"):
+        filterfit.fit("sh -c 'exit 1' {input} {output} {mode:.2f}", ["mode=1.5,soft"], *pair, budget=2)
+
+
+def test_the_command_line_names_a_format_spec_that_fits_no_choice(pair):
+    source, target = pair
+    result = invoke("fit", source, target, "--command", "prog {input} -x {gain:d} {output}", "--param", "gain=0:1")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: the format spec :d does not fit the value 0.0 (Unknown format code 'd' for object of type 'float'): "
+        "change the spec or the values"
+    ]
