@@ -204,22 +204,31 @@ def fit(
         with Evaluator(crop_problem, workers) as crop_evaluator:
             crop_run.execute(crop_evaluator)
         run.follow(crop_run)
-    with Evaluator(searched, workers) as evaluator:  # one pool of workers for the search and the probes after it
-        run.execute(evaluator)
-        if reserve:
-            run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
-        result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
-        result = replace(result, sources=_paths(s for s, _ in images), targets=_paths(t for _, t in images))
-        result = replace(result, versions=tool_versions())
-        if isinstance(filter, Look):
-            result = replace(result, look=filter.with_params(result.best_params).to_dict())
-        if run.stopped != "interrupted" and searched is problem:
-            result = refine(result, problem, strategy, evaluator, budget=probes)
-    if run.stopped != "interrupted" and searched is not problem:
-        with Evaluator(problem, workers) as evaluator:  # probes are made at full resolution
-            result = refine(result, problem, strategy, evaluator, budget=probes)
+    if run.stopped == "interrupted":  # Ctrl-C in the crop phase: its best so far is the answer
+        result = _result(run, seed, filter, images)
+    else:
+        with Evaluator(searched, workers) as evaluator:  # one pool of workers for the search and the probes after it
+            run.execute(evaluator)
+            if reserve:
+                run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
+            result = _result(run, seed, filter, images)
+            if run.stopped != "interrupted" and searched is problem:
+                result = refine(result, problem, strategy, evaluator, budget=probes)
+        if run.stopped != "interrupted" and searched is not problem:
+            with Evaluator(problem, workers) as evaluator:  # probes are made at full resolution
+                result = refine(result, problem, strategy, evaluator, budget=probes)
     if folder is not None:
         write_outputs(result, problem, folder)
+    return result
+
+
+def _result(run: _Run, seed: int, filter: Filter, images: list[tuple[Image, Image]]) -> FitResult:
+    """The run's result with the facts about its images, tools and look."""
+    result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+    result = replace(result, sources=_paths(s for s, _ in images), targets=_paths(t for _, t in images))
+    result = replace(result, versions=tool_versions())
+    if isinstance(filter, Look):
+        result = replace(result, look=filter.with_params(result.best_params).to_dict())
     return result
 
 
@@ -370,6 +379,7 @@ class _Run:
         self.elapsed = 0.0
         self.scale = _scale(problem)
         self.orphans: list[optuna.trial.FrozenTrial] = []
+        self.interrupted_crop: str | None = None  # set when Ctrl-C stopped the crop phase this run follows
         self._absorb()
         storage = study._storage  # no public accessor; RDB storages beat (see study.open_storage)
         interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
@@ -379,8 +389,9 @@ class _Run:
         """Go on from a search of a crop: its evaluations count, its best is the first to try here."""
         self.records, self.started = crop.records + self.records, crop.started
         self.strategy.hint([crop.best.params] if crop.best else [], learnt_from=crop.strategy)
-        if crop.stopped == "interrupted":
-            self.stopped = "interrupted"
+        if crop.stopped == "interrupted":  # no full-resolution phase: the crop's best is the answer so far
+            self.stopped, self.best, self.elapsed = "interrupted", crop.best, crop.elapsed
+            self.interrupted_crop = crop.crop
 
     def execute(self, evaluator: Evaluator) -> None:
         """Ask, evaluate and tell until the budget is spent (``evaluator``: the caller's, it probes after)."""
@@ -577,6 +588,8 @@ class _Run:
     def result(self, seed: int, description: str, *, lossy: bool) -> FitResult:
         if self.best is None or self.best.value is None:
             reasons = list(dict.fromkeys(r.reason for r in self.records if r.reason))[:3]
+            if self.stopped == "interrupted" and not reasons:
+                raise AllEvaluationsFailedError("interrupted before any evaluation finished: there is no answer yet")
             raise AllEvaluationsFailedError(
                 f"all {len(self.records)} evaluations failed; first reasons: " + " | ".join(map(str, reasons))
             )
@@ -586,6 +599,11 @@ class _Run:
             warnings.append(
                 "the target is lossy (JPEG/WebP): compression noise keeps the error above 0 and "
                 "blurs the optimum; use PNG or TIFF targets for exact answers"
+            )
+        if self.interrupted_crop is not None:
+            warnings.append(
+                f"interrupted while searching the {self.interrupted_crop} crop: the best error is measured on that "
+                "crop, not on the whole image"
             )
         history = tuple(sorted(self.records, key=lambda r: r.number))
         seconds = [r.seconds for r in history if r.state == "complete" and r.crop is None]

@@ -192,7 +192,7 @@ def _decode_pillow(data: bytes) -> tuple[np.ndarray, str, int]:
             fmt = (opened.format or "unknown").lower()
             picture = ImageOps.exif_transpose(opened)
             picture.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as error:
         reason = "not an image file" if isinstance(error, UnidentifiedImageError) else str(error)
         raise ImageError(f"cannot read it as an image ({reason})") from None
     if picture.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -246,6 +246,8 @@ def decode_pnm(data: bytes) -> tuple[np.ndarray, int]:
     body = data[offset : offset + count * dtype.itemsize]
     if len(body) < count * dtype.itemsize:
         raise ImageError(f"truncated PNM image: {len(body)} of {count * dtype.itemsize} bytes")
+    if count == 0 or channels > 4:
+        raise ImageError(f"a PNM image needs pixels and 1-4 channels, but this one is {width}x{height}x{channels}")
     array = np.frombuffer(body, dtype=dtype).reshape(height, width, channels)
     if maxval not in (255, 65535):  # rescale odd depths to a full 8 or 16 bits
         full = 255 if maxval < 256 else 65535
@@ -278,6 +280,8 @@ def _pam_header(data: bytes) -> tuple[dict[bytes, bytes], int]:
     for key in (b"WIDTH", b"HEIGHT", b"DEPTH", b"MAXVAL"):
         if key not in fields:
             raise ImageError(f"malformed PAM header: no {key.decode()}")
+        if not fields[key].isdigit():
+            raise ImageError(f"malformed PAM header: {key.decode()} is {fields[key][:20]!r}, not a number")
     return fields, end + len(b"ENDHDR\n")
 
 

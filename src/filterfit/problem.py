@@ -121,9 +121,12 @@ class Problem:
         )
 
     def _score(self, renders: list[np.ndarray]) -> float:
-        values = [
-            self.metric(target.pixels, render, mask=self.mask) for (_, target), render in zip(self.pairs, renders)
-        ]
+        try:
+            values = [
+                self.metric(target.pixels, render, mask=self.mask) for (_, target), render in zip(self.pairs, renders)
+            ]
+        except Exception as error:  # a user's metric may raise anything: a failed evaluation, like a filter's
+            raise EvaluationError(f"the metric {self.metric.name} raised {type(error).__name__}: {error}") from error
         value = float(np.mean(values))
         if not math.isfinite(value):
             raise EvaluationError(f"the metric {self.metric.name} returned {value}")

@@ -30,9 +30,10 @@ from .uncertainty import interval_text
 if TYPE_CHECKING:
     from .space import Param
 
-__all__ = ["build_report", "tool_versions", "write_report"]
+__all__ = ["build_report", "failure_reasons", "tool_versions", "write_report"]
 
 SHOWN_PIXELS = 1024  # the longest side of the images embedded in the page
+SHOWN_REASONS = 5  # distinct failure reasons listed in the facts
 
 _PAGE = string.Template((Path(__file__).parent / "report.html.in").read_text(encoding="utf-8"))
 
@@ -205,6 +206,16 @@ def _traded_pairs(result: FitResult, names: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def failure_reasons(result: FitResult, *, limit: int = SHOWN_REASONS) -> list[tuple[str, int]]:
+    """The reasons evaluations failed, most frequent first (then first seen), with how many failed so."""
+    counts: dict[str, int] = {}
+    for record in (*result.history, *result.probes):
+        if record.state == "fail":
+            reason = record.reason or "(no reason recorded)"
+            counts[reason] = counts.get(reason, 0) + 1
+    return sorted(counts.items(), key=lambda item: -item[1])[:limit]
+
+
 def _facts(result: FitResult) -> str:
     facts = {
         "command": result.filter,
@@ -216,6 +227,7 @@ def _facts(result: FitResult) -> str:
         "evaluations": f"{result.evaluations} ({result.failed} failed), then {len(result.probes)} probes",
         "elapsed": f"{result.elapsed_s:.1f} s (median evaluation {result.evaluation_s:.3g} s)",
         "seed": result.seed,
+        "failures": "; ".join(f"{count} x {reason}" for reason, count in failure_reasons(result)) or "none",
         "source": ", ".join(str(s) for s in result.sources) or "-",
         "target": ", ".join(str(t) for t in result.targets) or "-",
         "filterfit": result.versions.get("filterfit", "-"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -25,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,7 +71,13 @@ def format_value(value: Any, spec: str = "") -> str:
 
 class _ValueFormatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
-        return format_value(value, format_spec)
+        try:
+            return format_value(value, format_spec)
+        except (ValueError, TypeError) as error:
+            raise TemplateError(
+                f"the format spec :{format_spec} does not fit the value {value!r} ({error}): "
+                "change the spec or the values"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -141,10 +148,11 @@ class CommandFilter:
                 raise TemplateError(
                     f"the command word {word!r} has unbalanced braces ({error}); write {{{{ and }}}} for literal braces"
                 ) from None
-            for _, name, _, _ in parsed:
+            for _, name, spec, conversion in parsed:
                 if name is not None:
                     if not name.isidentifier():
                         raise TemplateError(f"placeholder {{{name}}} in {word!r} is not a parameter name")
+                    _check_field(word, name, spec or "", conversion)
                     names.append(name)
         return names
 
@@ -163,6 +171,8 @@ class CommandFilter:
             raise TemplateError(
                 f"parameter {unused[0]} is not used in the command: add {{{unused[0]}}} where it belongs"
             )
+        for values in _sample_values(space):  # a format spec that does not fit a parameter's values fails now
+            self.argv(values, "in.png", "out.png")
         self.require_program()
 
     def require_program(self) -> None:
@@ -207,12 +217,19 @@ class CommandFilter:
         return [f"{'pam' if self.output_format == 'pnm' else self.output_format}:-"]
 
     def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
+        try:
+            return self._render(image, params)
+        except TemplateError as error:  # a format spec that does not fit this value: this evaluation fails
+            raise EvaluationError(str(error)) from None
+
+    def _render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
         if self.uses_pipes:
             argv = self.pipe_argv(params, image.channels)
             data = self._run(argv, stdin=_pipe_input(image))
             return _decode_output(data, "stdout")
         folder = _scratch_folder()
         # One name per thread: filterfit apply renders several photos at once from threads of one process.
+        # The program gets filterfit's own absolute names, never the user's: no name can look like an option.
         output = folder / f"out-{os.getpid()}-{threading.get_ident()}{FILE_SUFFIX.get(self.output_format, '.png')}"
         output.unlink(missing_ok=True)
         argv = self.argv(params, str(_input_file(image, folder)), str(output))
@@ -246,14 +263,46 @@ class CommandFilter:
             raise EvaluationError(f"command '{argv[0]}' not found") from None
         except OSError as error:
             raise EvaluationError(f"cannot start '{argv[0]}': {error.strerror}") from None
+        except ValueError as error:  # a NUL byte or an unencodable character in an argument
+            raise EvaluationError(f"cannot start '{argv[0]}': {error} in an argument") from None
         try:
             stdout, stderr = process.communicate(stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             raise EvaluationError(f"timed out after {self.timeout:g} s (raise --timeout if it needs longer)") from None
+        if process.returncode < 0:
+            raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
         if process.returncode != 0:
             raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
         return stdout
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _check_field(word: str, name: str, spec: str, conversion: str | None) -> None:
+    """A field's conversion and format spec are plain: a nested {field} would be looked up at run time."""
+    if conversion not in (None, "r", "s", "a"):
+        raise TemplateError(f"placeholder {{{name}!{conversion}}} in {word!r}: the conversion must be !r, !s or !a")
+    if "{" in spec or "}" in spec:
+        raise TemplateError(
+            f"placeholder {{{name}:{spec}}} in {word!r} nests braces in its format spec: write a plain spec like :.2f"
+        )
+    if re.search(r"\d{5,}", spec):  # {x:999999999} would build a gigabyte argument; Linux takes 128 KiB
+        raise TemplateError(f"placeholder {{{name}:{spec}}} in {word!r} asks for a width or precision above 9999")
+
+
+def _sample_values(space: Space) -> Iterator[dict[str, Any]]:
+    """Values to try the format specs on before any evaluation: every choice, and each number's low end."""
+    first = {param.name: param.choices[0] if param.choices else param.snap(param.low) for param in space}
+    yield first
+    for param in space:
+        for choice in param.choices[1:]:
+            yield {**first, param.name: choice}
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -298,7 +347,7 @@ def _input_file(image: Image, folder: Path) -> Path:
     if image not in _INPUT_FILES:
         name = f"in-{next(_INPUT_NUMBERS)}"  # not id(image): a freed image's id is reused while its file may remain
         if image.path is not None:
-            path = folder / f"{name}{image.path.suffix.lower()}"
+            path = folder / f"{name}{_plain_suffix(image)}"
             shutil.copyfile(image.path, path)  # the program reads the very file the user gave
         else:
             from ..images import save_image
@@ -307,6 +356,18 @@ def _input_file(image: Image, folder: Path) -> Path:
         _INPUT_FILES[image] = path
         weakref.finalize(image, path.unlink, True)  # gone with its image: apply's batches would fill /dev/shm
     return _INPUT_FILES[image]
+
+
+def _plain_suffix(image: Image) -> str:
+    """The user's file suffix when it is a plain one (.png, .jpg), else one for its format.
+
+    ImageMagick reads ``photo.png[0]`` or ``photo.png[10x10]`` as a frame or size selector.
+    """
+    assert image.path is not None
+    suffix = image.path.suffix.lower()
+    if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+        return suffix
+    return {"jpeg": ".jpg", "tiff": ".tif", "pnm": ".pnm"}.get(image.format, f".{image.format}")
 
 
 def _scratch_folder() -> Path:

@@ -72,6 +72,8 @@ NEEDLE_ROUNDS = 2  # passes over the continuous parameters in the search for an 
 NEEDLE_ITERATIONS = 6
 NEEDLE_SHRINK = 8
 KEEP_RESIDUALS = 12  # evaluations whose residuals stay in memory
+FAILED_PROBE_GROWTH = 1.5  # a difference step whose probe failed is this much wider next time
+FAILED_PROBE_RETRIES = 6  # Jacobians given up for failed probes before least squares stops
 
 
 @dataclass
@@ -375,7 +377,7 @@ class AutoStrategy(Strategy):
         iterations: int = MAX_ITERATIONS,
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Levenberg-Marquardt on the free parameters, from (x, base)."""
-        damping, stalls, central = 1e-3, 0, False
+        damping, stalls, central, retries = 1e-3, 0, False, 0
         for i, param in enumerate(self.numeric):  # continuous steps are learnt afresh at each start
             if param.name not in self._stepped:
                 self._steps[i] = max(FIRST_STEP, param.resolution)
@@ -395,6 +397,9 @@ class AutoStrategy(Strategy):
             better = _best(results + backward_results) if free.sum() <= PROBE_MOVES_UP_TO else None
             if better is not None and _loss(better) < _loss(base):
                 x, base = self._unit(_key(better, self.space)), better  # a probe improved: move there
+                continue
+            if jacobian is None and not all(r.ok for r in results) and retries < FAILED_PROBE_RETRIES:
+                retries += 1  # failed probes, not a flat loss: try again with the steps _jacobian moved
                 continue
             if jacobian is None:
                 break
@@ -459,6 +464,8 @@ class AutoStrategy(Strategy):
         for index, probe, result in zip(np.flatnonzero(free), probes, results):
             name = self.numeric[index].name
             if not result.ok or result.residuals is None:
+                # A program that fails for some values: probe a little further out next time, elsewhere.
+                steps[index] = min(WIDEST_STEP, steps[index] * FAILED_PROBE_GROWTH)
                 continue
             if result.output_hash == base.output_hash:
                 if steps[index] >= WIDEST_STEP:
