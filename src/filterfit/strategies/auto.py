@@ -463,9 +463,11 @@ class AutoStrategy(Strategy):
         usable = False
         for index, probe, result in zip(np.flatnonzero(free), probes, results):
             name = self.numeric[index].name
-            if not result.ok or result.residuals is None:
+            if not result.ok:
                 # A program that fails for some values: probe a little further out next time, elsewhere.
                 steps[index] = min(WIDEST_STEP, steps[index] * FAILED_PROBE_GROWTH)
+                continue
+            if result.residuals is None:  # an evaluation whose residuals were forgotten: not a failure
                 continue
             if result.output_hash == base.output_hash:
                 if steps[index] >= WIDEST_STEP:
