@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from filterfit.images import save_image
+from filterfit.result import FitResult
 
 HEIGHT, WIDTH = 48, 64
 
@@ -26,6 +27,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing = [program for program in marker.args if shutil.which(program) is None]
         if missing:
             pytest.skip(f"needs {', '.join(missing)} on PATH")
+
+
+def saved_result(folder: Path, filter: str, best: dict, space: list[str], **fields: object) -> Path:
+    """A result.json as ``filterfit fit`` writes it: the given filter, best values and space, plain bookkeeping."""
+    result = FitResult(
+        best_params=dict(best), best_error=0.0, metric="rmse", evaluations=1, failed=0, elapsed_s=0.1,
+        strategy="auto", workers=1, budget=1, seed=0, filter=filter, space=list(space), **fields,
+    )  # fmt: skip
+    return result.save(folder / "result.json")
 
 
 def make_pixels(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:

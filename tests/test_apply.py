@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import saved_result
 from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps
 from test_cli import assert_one_line_error, invoke
@@ -33,21 +34,7 @@ SPACE = ["gamma=0.5:2", "saturation=50:150"]
 
 def make_result(tmp_path: Path, template: str = TEMPLATE, best: dict | None = None, space: list | None = None) -> Path:
     """A result.json as ``filterfit fit`` writes it, for a known template and best parameters."""
-    result = FitResult(
-        best_params=dict(BEST if best is None else best),
-        best_error=0.0,
-        metric="rmse",
-        evaluations=1,
-        failed=0,
-        elapsed_s=0.1,
-        strategy="auto",
-        workers=1,
-        budget=1,
-        seed=0,
-        filter=template,
-        space=list(SPACE if space is None else space),
-    )
-    return result.save(tmp_path / "result.json")
+    return saved_result(tmp_path, template, BEST if best is None else best, SPACE if space is None else space)
 
 
 def convert(source: Path, output: Path, *operators: str) -> np.ndarray:

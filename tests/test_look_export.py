@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import saved_result
 from test_cli import invoke
 
 from filterfit.apply import rebuild
@@ -101,23 +102,9 @@ def test_neutral_adjustments_add_no_operator_and_grain_is_left_out():
 
 def look_result(tmp_path: Path, look: Look, source: Path | None) -> Path:
     """A result.json holding ``look``, as ``filterfit fit --look`` writes it."""
-    result = FitResult(
-        best_params=look.params,
-        best_error=0.0,
-        metric="rmse",
-        evaluations=1,
-        failed=0,
-        elapsed_s=0.1,
-        strategy="auto",
-        workers=1,
-        budget=1,
-        seed=0,
-        filter=look.describe(),
-        space=[f"{p.name}={p.low}:{p.high}" for p in look.space()],
-        look=look.to_dict(),
-        sources=[None if source is None else str(source)],
-    )
-    return result.save(tmp_path / "result.json")
+    space = [f"{p.name}={p.low}:{p.high}" for p in look.space()]
+    sources = [None if source is None else str(source)]
+    return saved_result(tmp_path, look.describe(), look.params, space, look=look.to_dict(), sources=sources)
 
 
 def stated_db(stderr: str) -> float:
