@@ -150,3 +150,14 @@ def test_the_cli_refuses_a_crop_of_a_small_photo(small_photo):
     assert result.stderr.strip() == (
         "error: cannot search on a crop: the photo is 32x32, smaller than the 768x768 crop; leave out --crop"
     )
+
+
+def test_a_crop_asked_for_a_look_or_a_strategy_object_is_refused_not_ignored(small_photo):
+    with pytest.raises(FilterFitError, match="cannot search on a crop: a look searches a preview"):
+        filterfit.fit(look=True, source=small_photo, target=small_photo, crop=True, budget=4)
+    space = as_space(["sigma=0.3:5"])
+    strategy = get_strategy("random", space, seed=0, budget=4)
+    with pytest.raises(FilterFitError, match="a strategy object cannot be copied for it: give the strategy by name"):
+        filterfit.fit(
+            "convert {input} -blur 0x{sigma} {output}", space, small_photo, small_photo, strategy=strategy, crop=True
+        )
