@@ -47,3 +47,7 @@ class EvaluationError(FilterFitError, RuntimeError):
 
 class AllEvaluationsFailedError(FilterFitError, RuntimeError):
     """Every evaluation of a run failed, so there is no answer to give."""
+
+
+class InterruptedBeforeAnswerError(AllEvaluationsFailedError):
+    """Ctrl-C came before any evaluation finished, so there is no answer yet."""

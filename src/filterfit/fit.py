@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 
-from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, MetricError
+from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, InterruptedBeforeAnswerError, MetricError
 from .evaluator import Evaluator, default_workers
 from .fidelity import plan_crop
 from .filters import as_filter
@@ -596,7 +596,7 @@ class _Run:
         if self.best is None or self.best.value is None:
             reasons = list(dict.fromkeys(r.reason for r in self.records if r.reason))[:3]
             if self.stopped == "interrupted" and not reasons:
-                raise AllEvaluationsFailedError("interrupted before any evaluation finished: there is no answer yet")
+                raise InterruptedBeforeAnswerError("interrupted before any evaluation finished: there is no answer yet")
             raise AllEvaluationsFailedError(
                 f"all {len(self.records)} evaluations failed; first reasons: " + " | ".join(map(str, reasons))
             )
