@@ -20,6 +20,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import AllEvaluationsFailedError, FilterFitError
+from .images import MAX_PIXELS
 from .metrics import METRICS
 
 __all__ = ["main"]
@@ -35,6 +36,15 @@ def _console(stderr: bool = False) -> Console:
 @click.version_option(__version__, prog_name="filterfit")
 def cli() -> None:
     """Find the parameters of an image filter that turn a source image into a target."""
+
+
+_max_pixels_option = click.option(
+    "--max-pixels",
+    default=MAX_PIXELS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Refuse image files of more pixels (width x height) before decoding them: decompression bombs.",
+)
 
 
 def _fit_options(function: Any) -> Any:
@@ -64,6 +74,7 @@ def _fit_options(function: Any) -> Any:
             type=click.IntRange(min=0),
             help="Most extra evaluations that measure each parameter's interval and flags.",
         ),
+        _max_pixels_option,
     ]
     for option in reversed(options):
         function = option(function)
@@ -332,7 +343,10 @@ def demo(out: Path, **options: Any) -> None:
 )
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Photos at once [default: the cores].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
-def apply(result_path: Path, photos: tuple[Path, ...], out: Path, workers: int | None, quiet: bool) -> None:
+@_max_pixels_option
+def apply(
+    result_path: Path, photos: tuple[Path, ...], out: Path, workers: int | None, quiet: bool, max_pixels: int
+) -> None:
     """Apply what RESULT.json fitted to each PHOTO, writing DIR/<the photo's name>."""
     from .apply import apply_to_files
     from .evaluator import default_workers
@@ -341,12 +355,15 @@ def apply(result_path: Path, photos: tuple[Path, ...], out: Path, workers: int |
     show = not quiet and sys.stderr.isatty()
     with _errors(), _count_bar(show, len(photos), "applying") as callback:
         result = FitResult.load(result_path)
-        done = apply_to_files(result, photos, out, workers=workers or default_workers(), callback=callback)
+        done = apply_to_files(
+            result, photos, out, workers=workers or default_workers(), callback=callback, max_pixels=max_pixels
+        )
     failed = [item for item in done if item.error]
     if not quiet:
         _console().print(f"applied to {len(done) - len(failed)} of {len(done)} photos in {out}/")
     for item in failed:
-        _console(stderr=True).print(f"[red]error:[/] {item.source}: {item.error}", soft_wrap=True)
+        named = str(item.error).startswith(str(item.source))  # image errors name their file already
+        _console(stderr=True).print(f"[red]error:[/] {'' if named else f'{item.source}: '}{item.error}", soft_wrap=True)
     if failed:
         sys.exit(1)
 

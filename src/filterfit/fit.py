@@ -19,7 +19,7 @@ from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, Metri
 from .evaluator import Evaluator, default_workers
 from .fidelity import plan_crop
 from .filters import as_filter
-from .images import Image, load_image, to_float
+from .images import MAX_PIXELS, Image, load_image, to_float
 from .look import Look, as_look
 from .look.distribution import fit_to
 from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
@@ -94,6 +94,7 @@ def fit(
     crop: bool | None = None,
     callback: Callable[[Progress], None] | None = None,
     probes: int = PROBE_BUDGET,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
 
@@ -148,6 +149,9 @@ def fit(
     probes : int
         Most extra evaluations after the search that measure each
         parameter's uncertainty interval and flags (0: none).
+    max_pixels : int or None
+        Image files of more pixels are refused before they are decoded
+        (default :data:`filterfit.images.MAX_PIXELS`, 150 megapixels; None: no limit).
 
     Examples
     --------
@@ -167,7 +171,7 @@ def fit(
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     single = [(source, reference if reference is not None else target)]
-    images = load_pairs(pairs if pairs is not None else single, references=reference is not None)
+    images = load_pairs(pairs if pairs is not None else single, references=reference is not None, max_pixels=max_pixels)
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
         _check_same_size(images)
@@ -313,7 +317,10 @@ def _check_same_size(images: list[tuple[Image, Image]]) -> None:
 
 
 def load_pairs(
-    pairs: Sequence[tuple[ImageLike | None, ImageLike | None]], *, references: bool = False
+    pairs: Sequence[tuple[ImageLike | None, ImageLike | None]],
+    *,
+    references: bool = False,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[tuple[Image, Image]]:
     """Load each (source, target) and check that their sizes match (references are resampled to match)."""
     if not pairs:
@@ -322,7 +329,7 @@ def load_pairs(
     for source, target in pairs:
         if source is None or target is None:
             raise ImageError("give both a source and a target image")
-        pair = (_as_image(source), _as_image(target))
+        pair = (_as_image(source, max_pixels), _as_image(target, max_pixels))
         if references:
             pair = (pair[0], fit_to(pair[1], pair[0]))
         check_pair(*pair)
@@ -330,13 +337,13 @@ def load_pairs(
     return loaded
 
 
-def _as_image(image: ImageLike) -> Image:
+def _as_image(image: ImageLike, max_pixels: int | None = MAX_PIXELS) -> Image:
     if isinstance(image, Image):
         return image
     if isinstance(image, np.ndarray):
         depth = 16 if image.dtype == np.uint16 else 8
         return Image(to_float(image), bit_depth=depth, format="png")
-    return load_image(image)
+    return load_image(image, max_pixels=max_pixels)
 
 
 def _scale(problem: Problem) -> float:
