@@ -197,7 +197,7 @@ def _decode_tiff(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, str, 
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             page = tiff.pages[0]
-            _check_pixels(int(page.imagewidth), int(page.imagelength), max_pixels)  # type: ignore[union-attr]
+            _check_pixels(int(page.imagewidth), int(page.imagelength), max_pixels)
             array = tiff.asarray()
     except ImageError:
         raise
@@ -216,7 +216,7 @@ def _decode_pillow(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, str
 
     try:
         with _open_without_pillows_limit(data) as opened:
-            _check_pixels(*opened.size, max_pixels)
+            _check_pixels(opened.size[0], opened.size[1], max_pixels)
             fmt = (opened.format or "unknown").lower()
             picture = ImageOps.exif_transpose(opened)
             picture.load()
