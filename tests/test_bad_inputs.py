@@ -1,9 +1,9 @@
 """The catalogue of bad inputs: each one through the real command line, with the message it gets.
 
 Every case runs ``filterfit`` (click's CliRunner) and checks the contract for a user's mistake:
-exit code 2, the message on stderr, nothing on stdout, no traceback. filterfit's own errors are
-one line, ``error: <problem>: <fix>``; click's parsing errors (an option that is not a number, a
-choice that is not offered) keep click's own text, which names the option and the valid values.
+exit code 2, one line ``error: <problem>: <fix>`` on stderr, nothing on stdout, no traceback.
+click's parsing errors (an option that is not a number, a choice that is not offered) keep
+click's words, which name the option and the valid values, on the same one line.
 
 Every file is made here, in a temporary folder: a few 8x8 images, broken files, and decompression
 bombs (PNG, BMP and PPM files of a few kilobytes that claim hundreds of megapixels). Nothing runs
@@ -116,21 +116,21 @@ def fit(files: dict[str, Path], *extra: object, target: str = "target", command:
     return invoke(*args, *extra)
 
 
-def assert_refused(result: Result, message: str, *, click_error: bool = False) -> None:
-    """Exit 2, the message on stderr, stdout empty, no traceback; filterfit's own errors are one line."""
+def assert_refused(result: Result, message: str) -> None:
+    """Exit 2, one line on stderr holding the message, stdout empty, no traceback."""
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.stdout == ""
     assert message in result.stderr, result.stderr
-    if not click_error:
-        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
 
 
 # --- images --------------------------------------------------------------------------------------
 
 IMAGES = [
     ("missing", lambda f: f["source"].parent / "missing.png", "image not found: {path} (check the path)"),
+    ("missing, named like markup", lambda f: f["source"].parent / "[/b].png", "image not found: {path} (check"),
     ("a folder", lambda f: f["folder"], "{path} is a folder, not an image file"),
     ("zero bytes", lambda f: f["zero"], "{path} is empty (0 bytes): it is not an image"),
     ("text named .png", lambda f: f["text"], "{path}: cannot read it as an image (not an image file)"),
@@ -268,9 +268,14 @@ CLICK_OPTIONS = [
 ]
 
 
+CLICK_OPTIONS += [
+    ("a misspelt option", ["--max-pixel", 9], "No such option '--max-pixel'. Did you mean '--max-pixels'? (see"),
+]
+
+
 @pytest.mark.parametrize("options, message", [case[1:] for case in CLICK_OPTIONS], ids=[c[0] for c in CLICK_OPTIONS])
 def test_a_value_click_refuses(files, options, message):
-    assert_refused(fit(files, *options), message, click_error=True)
+    assert_refused(fit(files, *options), message)
 
 
 # --- looks, references and pairs -----------------------------------------------------------------
@@ -302,7 +307,7 @@ def test_a_bad_look_or_pairing(files, args, message):
 
 def test_a_pair_of_one_image(files):
     result = invoke("fit", "--look", "--pair", files["source"])
-    assert_refused(result, "Option '--pair' requires 2 arguments", click_error=True)
+    assert_refused(result, "Option '--pair' requires 2 arguments")
 
 
 # --- output folders ------------------------------------------------------------------------------
@@ -339,12 +344,31 @@ def test_apply_over_its_inputs_through_a_link(files, tmp_path):
 
 def test_apply_without_photos(files, tmp_path):
     result = invoke("apply", files["result"], "--out", tmp_path / "out")
-    assert_refused(result, "Missing argument 'PHOTO...'", click_error=True)
+    assert_refused(result, "Missing argument 'PHOTO...'")
+
+
+def test_an_unknown_command():
+    assert_refused(invoke("fitt"), "No such command 'fitt'. Did you mean 'fit'? (see")
+
+
+def test_apply_refuses_a_bomb_and_goes_on(files, tmp_path):
+    """Not exit 2: apply reports each photo it could not do on one line and exits 1 (see test_apply.py)."""
+    result = invoke("apply", files["result"], files["png_bomb"], files["photo"], "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        f"error: {files['png_bomb']}: 16384x16384 is 268,435,456 pixels, above the limit of 150,000,000 "
+        "(a decompression bomb?); if the image is real, raise the limit: --max-pixels 268435456 "
+        "(max_pixels= from Python)"
+    ]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["photo.png"]
+    small = invoke("apply", files["result"], files["photo"], "--out", tmp_path / "small", "--max-pixels", 63)
+    assert small.exit_code == 1 and "8x8 is 64 pixels, above the limit of 63" in small.stderr
 
 
 def test_apply_with_zero_workers(files, tmp_path):
     result = invoke("apply", files["result"], files["photo"], "--out", tmp_path / "out", "--workers", 0)
-    assert_refused(result, "Invalid value for '--workers': 0 is not in the range x>=1", click_error=True)
+    assert_refused(result, "Invalid value for '--workers': 0 is not in the range x>=1")
 
 
 EXPORTS = [
