@@ -1,7 +1,8 @@
 """The ``filterfit`` command: parse, call the library, print, map errors to exit codes.
 
 Exit codes: 0 success, 1 a run that produced no answer (every evaluation
-failed), 2 a usage mistake (bad file, bad --param, unknown metric ...).
+failed) or an ``apply`` with failed photos, 2 a usage mistake (bad file, bad
+--param, unknown metric ...: one line, ``error: <problem>: <fix>``), 130 Ctrl-C.
 """
 
 from __future__ import annotations
