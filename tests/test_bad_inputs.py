@@ -150,6 +150,11 @@ def test_a_bad_target_image(files, make, message):
     assert_refused(result, message.format(path=path))
 
 
+def test_a_missing_source(files, tmp_path):  # moved here from test_cli.py, as were the text and size cases
+    result = invoke("fit", tmp_path / "nope.png", files["target"], "--command", GAMMA, "--param", "g=0.5:2")
+    assert_refused(result, f"image not found: {tmp_path / 'nope.png'} (check the path)")
+
+
 def test_the_bomb_refusal_says_how_to_raise_the_limit(files):
     result = fit(files, target="png_bomb")
     assert_refused(result, "(a decompression bomb?); if the image is real, raise the limit: --max-pixels 268435456")
@@ -306,9 +311,33 @@ def test_a_bad_look_or_pairing(files, args, message):
     assert_refused(invoke("fit", *named), message)
 
 
+def test_a_pair_of_three_images(files):  # the third is taken for SOURCE
+    result = invoke("fit", "--look", "--pair", files["source"], files["target"], files["source"])
+    assert_refused(result, "give a TARGET after SOURCE, a --reference photo, or pairs with --pair BEFORE AFTER")
+
+
 def test_a_pair_of_one_image(files):
     result = invoke("fit", "--look", "--pair", files["source"])
     assert_refused(result, "Option '--pair' requires 2 arguments")
+
+
+# --- shared studies ------------------------------------------------------------------------------
+
+STUDIES = [
+    ("status of nothing", ["status", "--storage", "{tmp}/nowhere"],
+     "no study storage at {tmp}/nowhere: give a postgresql:// or sqlite:/// URL, a study.journal file or a --out"),
+    ("status of a plain file", ["status", "--storage", "{a_file}"],
+     "the storage holds no study: start one with filterfit fit ... --out DIR (or --storage URL)"),
+    ("worker for an empty folder", ["worker", "--storage", "{tmp}"], "no study storage at {tmp}: give a postgresql://"),
+    ("worker of no known kind", ["worker", "--storage", "mystery://host/db"],
+     "cannot open the study storage 'mystery://host/db': "),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, message", [case[1:] for case in STUDIES], ids=[case[0] for case in STUDIES])
+def test_a_bad_study_storage(files, tmp_path, args, message):
+    names = {**files, "tmp": tmp_path}
+    assert_refused(invoke(*(arg.format(**names) for arg in args)), message.format(**names))
 
 
 # --- output folders ------------------------------------------------------------------------------
