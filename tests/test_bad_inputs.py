@@ -345,7 +345,9 @@ def test_a_bad_study_storage(files, tmp_path, args, message):
 
 def test_out_inside_a_file(files):
     out = files["a_file"] / "out"
-    assert_refused(fit(files, "--out", out), f"cannot write to the output folder {out}: Not a directory")
+    assert_refused(
+        fit(files, "--out", out), f"cannot write to the output folder {out}: Not a directory; choose another --out"
+    )
 
 
 def test_out_that_cannot_be_written(files, tmp_path):
@@ -402,8 +404,12 @@ def test_apply_with_zero_workers(files, tmp_path):
 
 
 EXPORTS = [
-    ("hald in a missing folder", ["--hald", "{tmp}/nowhere/hald.png"], "cannot write {tmp}/nowhere/hald.png: No such"),
-    ("cube onto a folder", ["--cube", "{tmp}"], "cannot write {tmp}: Is a directory"),
+    (
+        "hald in a missing folder",
+        ["--hald", "{tmp}/nowhere/hald.png"],
+        "cannot write {tmp}/nowhere/hald.png: No such file or directory; create the folder {tmp}/nowhere first",
+    ),
+    ("cube onto a folder", ["--cube", "{tmp}"], "cannot write {tmp}: Is a directory; choose another file name"),
     ("grey check photo", ["--cube", "{tmp}/a.cube", "--check", "{grey}"], "--check {grey} has 1 channels: give an RGB"),
     ("RGBA check photo", ["--cube", "{tmp}/a.cube", "--check", "{rgba}"], "--check {rgba} has 4 channels: give an RGB"),
     ("text check photo", ["--cube", "{tmp}/a.cube", "--check", "{text}"], "{text}: cannot read it as an image"),
