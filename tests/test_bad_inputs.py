@@ -258,6 +258,8 @@ NUMBERS = [
     ("negative workers", ["--workers", -1], "workers must be an integer >= 1, but got -1"),
     ("negative timeout", ["--timeout", -1], "timeout must be > 0 seconds, but got -1.0"),
     ("negative border", ["--border", -1], "border must be >= 0 pixels, but got -1"),
+    ("negative seed", ["--seed", -1], "seed must be an integer from 0 to 4294967295, but got -1"),
+    ("seed too large", ["--seed", 2**32], "seed must be an integer from 0 to 4294967295, but got 4294967296"),
 ]
 
 
