@@ -447,6 +447,13 @@ RESULTS = [
     ("space of numbers", {"set": {"space": [1]}}, "(space must be a list of --param strings, but got [1])"),
     ("space entry malformed", {"set": {"space": ["g"]}}, "(its space entry 'g' is malformed: --param must look like"),
     ("filter not a string", {"set": {"filter": 3}}, "(filter must be a string, but got 3)"),
+    ("best value not a number", {"set": {"best_params": {"g": "1.2"}}},
+     '(the best value of g (g=0.5:2) must be a number, but got "1.2")'),
+    ("interval of one number", {"set": {"uncertainty": {"g": [1.2]}}},
+     '(uncertainty must be an object of [low, high] pairs, but got {"g": [1.2]})'),
+    ("flags of numbers", {"set": {"flags": {"g": [1]}}},
+     '(flags must be an object of lists of strings, but got {"g": [1]})'),
+    ("sources of numbers", {"set": {"sources": [1]}}, "(sources must be a list of paths or nulls, but got [1])"),
     ("look not an object", {"set": {"look": [1]}}, "(look must be an object or null, but got [1])"),
     ("history of numbers", {"set": {"history": [1]}}, "(an entry of history must be an object, but got 1)"),
     ("history incomplete", {"set": {"history": [{"number": 0}]}}, "(an entry of history has no params, error, state)"),
@@ -480,7 +487,7 @@ def test_a_bad_result_json(files, tmp_path, command, content, message):
         result = invoke("report", folder)
         if content is None:
             message = "no result.json in {folder}: give a folder written by `filterfit fit ... --out DIR`"
-    assert_refused(result, message.format(path=path, folder=folder))
+    assert_refused(result, message.replace("{path}", str(path)).replace("{folder}", str(folder)))
     assert not (tmp_path / "out").exists()
 
 

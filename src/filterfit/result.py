@@ -183,21 +183,62 @@ def _shape_problem(data: Any) -> str | None:
     for name, types in _FIELD_TYPES.items():
         if name in data and not _holds(data[name], types):
             return f"{name} must be {_kind(types)}, but got {json.dumps(data[name])[:60]}"
-    if not all(isinstance(spec, str) for spec in data["space"]):
-        return f"space must be a list of --param strings, but got {json.dumps(data['space'])[:60]}"
+    return _contents_problem(data) or _space_problem(data) or _records_problem(data)
+
+
+def _contents_problem(data: dict[str, Any]) -> str | None:
+    """The insides of the lists and objects that the report and the table print."""
+    strings = (str,)
+    checks = {
+        "space": (all(isinstance(spec, str) for spec in data["space"]), "a list of --param strings"),
+        "uncertainty": (
+            all(_is_interval(v) for v in data.get("uncertainty", {}).values()),
+            "an object of [low, high] pairs",
+        ),
+        "flags": (
+            all(_is_list_of(v, strings) for v in data.get("flags", {}).values()),
+            "an object of lists of strings",
+        ),
+        "warnings": (_is_list_of(data.get("warnings", []), strings), "a list of strings"),
+        "sources": (_is_list_of(data.get("sources", []), (str, type(None))), "a list of paths or nulls"),
+        "targets": (_is_list_of(data.get("targets", []), (str, type(None))), "a list of paths or nulls"),
+    }
+    for name, (ok, kind) in checks.items():
+        if not ok:
+            return f"{name} must be {kind}, but got {json.dumps(data[name])[:60]}"
+    return None
+
+
+def _space_problem(data: dict[str, Any]) -> str | None:
+    """Each space entry parses, and each numeric parameter's best value is a number."""
     from .space import parse_param
 
     for spec in data["space"]:
         try:
-            parse_param(spec)
+            param = parse_param(spec)
         except FilterFitError as error:
             return f"its space entry {spec!r} is malformed: {error}"
+        best = data["best_params"].get(param.name)
+        if param.numeric and best is not None and not _holds(best, (int, float)):
+            return f"the best value of {param.name} ({spec}) must be a number, but got {json.dumps(best)[:40]}"
+    return None
+
+
+def _records_problem(data: dict[str, Any]) -> str | None:
     for name in ("history", "probes"):
         for record in data.get(name, []):
             problem = _record_problem(record)
             if problem is not None:
                 return f"an entry of {name} {problem}"
     return None
+
+
+def _is_list_of(value: Any, types: tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(_holds(item, types) for item in value)
+
+
+def _is_interval(value: Any) -> bool:
+    return _is_list_of(value, (int, float)) and len(value) == 2
 
 
 def _record_problem(record: Any) -> str | None:
