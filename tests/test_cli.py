@@ -142,24 +142,6 @@ def test_two_workers(images):
 # --- mistakes: exit 2 and one line --------------------------------------------------------------
 
 
-def test_a_missing_source(images, tmp_path):
-    result = invoke(*fit_args((tmp_path / "nope.png", images[1]), "--budget", 2))
-    assert_one_line_error(result, 2, f"image not found: {tmp_path / 'nope.png'}")
-
-
-def test_an_unreadable_image(images, tmp_path):
-    text = tmp_path / "notes.png"
-    text.write_text("this is not a picture\n")
-    result = invoke(*fit_args((images[0], text), "--budget", 2))
-    assert_one_line_error(result, 2, "notes.png: cannot read it as an image")
-
-
-def test_a_size_mismatch(images, photo):
-    result = invoke(*fit_args((images[0], photo), "--budget", 2))
-    assert_one_line_error(result, 2, "is 32x32 but target")
-    assert "is 128x128: give a target of the same size" in result.stderr
-
-
 @pytest.mark.parametrize(
     "param, message",
     [

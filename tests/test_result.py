@@ -154,7 +154,7 @@ def test_load_rejects_a_bad_history_record(tmp_path):
 def test_load_rejects_bytes_that_are_not_text(tmp_path):
     path = tmp_path / "result.json"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(FilterFitError, match=r"is not a filterfit result\.json \(.*codec can't decode"):
+    with pytest.raises(FilterFitError, match=r"is not a filterfit result\.json \(it is not UTF-8 text\)"):
         FitResult.load(path)
 
 

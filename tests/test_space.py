@@ -144,6 +144,12 @@ def test_int_distribution_bounds_are_ints():
     assert (type(distribution.low), type(distribution.high), type(distribution.step)) == (int, int, int)
 
 
+@pytest.mark.parametrize("text, high", [("q=1:1.5:step=1", 1), ("q=0:10:step=3", 9), ("q=0:1:step=0.3", 0.9)])
+def test_a_grid_ends_at_its_last_point_without_optunas_warning(text, high):
+    distribution = parse_param(text).distribution()  # filterwarnings=error: optuna's UserWarning would fail here
+    assert distribution.high == pytest.approx(high)
+
+
 # --- the unit interval -------------------------------------------------------------------------
 
 

@@ -240,3 +240,23 @@ def test_cmaes_without_its_package_names_the_extra(monkeypatch, small_pixels):
         MissingExtraError, match=r"cmaes strategy needs the 'cmaes' package: pip install 'filterfit\[cmaes\]'"
     ):
         run("cmaes", small_pixels, budget=2)
+
+
+@pytest.mark.parametrize("spec", ["x=1:2:int", "x=3:3", "x=1:1.5:step=1", "x=1,2"])
+def test_auto_in_a_space_of_one_or_two_points_ends(spec, small_pixels):
+    """Every point is soon evaluated: auto used to ask again forever (or, with only choices, raised)."""
+    import threading
+
+    def halve_at_2(image: np.ndarray, x: float) -> np.ndarray:
+        return image * (0.5 if x == 2 else 1)
+
+    target = halve_at_2(small_pixels, 2)
+    results: list[filterfit.FitResult] = []
+    thread = threading.Thread(  # daemon: a hang fails the test instead of keeping pytest waiting
+        target=lambda: results.append(filterfit.fit(halve_at_2, [spec], small_pixels, target, budget=20, workers=1)),
+        daemon=True,
+    )
+    thread.start()
+    thread.join(timeout=60)
+    assert results, f"auto did not finish in the space {spec}"
+    assert results[0].stopped in ("exhausted", "exact") and results[0].evaluations <= 2

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import FilterFitError
 from .filters import as_filter
-from .images import Image, load_image, match_channels, quantize, save_image, to_float
+from .images import MAX_PIXELS, Image, load_image, match_channels, quantize, save_image, to_float
 from .outputs import prepare_folder
 from .result import FitResult
 from .space import Space
@@ -207,12 +207,14 @@ def apply_to_files(
     workers: int = 1,
     filter: Filter | str | Callable[..., Any] | None = None,
     callback: Callable[[Applied], None] | None = None,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[Applied]:
     """Apply ``result`` to each photo, writing ``out/<the photo's file name>``.
 
     A photo that fails (unreadable, the program fails) is reported in its
-    :class:`Applied` and the others go on. Raises FilterFitError before any
-    work when ``out`` would overwrite an input.
+    :class:`Applied` and the others go on, as does one of more than
+    ``max_pixels`` pixels (see :func:`filterfit.images.load_image`). Raises
+    FilterFitError before any work when ``out`` would overwrite an input.
 
     Examples
     --------
@@ -227,7 +229,7 @@ def apply_to_files(
     folder = _check_out(Path(out), paths)
     done: dict[Path, Applied] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:  # threads: the work is in programs or numpy
-        futures = [pool.submit(_apply_one, fitted, path, folder / path.name) for path in paths]
+        futures = [pool.submit(_apply_one, fitted, path, folder / path.name, max_pixels) for path in paths]
         for future in as_completed(futures):
             outcome = future.result()
             done[outcome.source] = outcome
@@ -253,10 +255,10 @@ def _check_out(out: Path, photos: list[Path]) -> Path:
     return prepare_folder(out)
 
 
-def _apply_one(fitted: Fitted, photo: Path, output: Path) -> Applied:
+def _apply_one(fitted: Fitted, photo: Path, output: Path, max_pixels: int | None) -> Applied:
     started = time.perf_counter()
     try:
-        image = load_image(photo)
+        image = load_image(photo, max_pixels=max_pixels)
         exif, icc = _metadata(photo)
         if image.format in ("png", "tiff"):  # load_image turns only what Pillow decodes (JPEG ...) upright
             image = Image(upright(image.pixels, int(exif.get(ORIENTATION, 1))), image.bit_depth, image.format, photo)

@@ -1,7 +1,8 @@
 """The ``filterfit`` command: parse, call the library, print, map errors to exit codes.
 
 Exit codes: 0 success, 1 a run that produced no answer (every evaluation
-failed), 2 a usage mistake (bad file, bad --param, unknown metric ...).
+failed) or an ``apply`` with failed photos, 2 a usage mistake (bad file, bad
+--param, unknown metric ...: one line, ``error: <problem>: <fix>``), 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import __version__
 from .errors import AllEvaluationsFailedError, FilterFitError
+from .images import MAX_PIXELS
 from .metrics import METRICS
 
 __all__ = ["main"]
@@ -31,10 +34,35 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineUsageError(click.UsageError):
+    """click's usage errors in filterfit's shape, one line: ``error: <problem> (see <command> --help)``."""
+
+    def show(self, file: Any = None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "filterfit"
+        _say_error(f"{self.format_message().rstrip('.')} (see {where} --help)")
+
+
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:  # a subcommand's options or arguments did not parse
+            raise _OneLineUsageError(error.format_message(), error.ctx or ctx) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filterfit")
 def cli() -> None:
     """Find the parameters of an image filter that turn a source image into a target."""
+
+
+_max_pixels_option = click.option(
+    "--max-pixels",
+    default=MAX_PIXELS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Refuse image files of more pixels (width x height) before decoding them: decompression bombs.",
+)
 
 
 def _fit_options(function: Any) -> Any:
@@ -64,6 +92,7 @@ def _fit_options(function: Any) -> Any:
             type=click.IntRange(min=0),
             help="Most extra evaluations that measure each parameter's interval and flags.",
         ),
+        _max_pixels_option,
     ]
     for option in reversed(options):
         function = option(function)
@@ -155,7 +184,9 @@ def _say_resuming(options: dict[str, Any]) -> None:
     out = options.get("out")
     if out is not None and options.get("storage") is None and (Path(out) / "study.journal").is_file():
         if not (options["as_json"] or options["quiet"]):
-            _console(stderr=True).print(f"resuming the study in {out}/ (its evaluations count towards --budget)")
+            _console(stderr=True).print(
+                f"resuming the study in {escape(str(out))}/ (its evaluations count towards --budget)"
+            )
 
 
 def _exit_if_interrupted(result: Any, options: dict[str, Any]) -> None:
@@ -167,7 +198,7 @@ def _exit_if_interrupted(result: Any, options: dict[str, Any]) -> None:
         hint = f"run the same command again (same {where}) to resume: its {result.evaluations} evaluations are kept"
     else:
         hint = "nothing was kept to resume from: give --out DIR to make a run resumable"
-    _console(stderr=True).print(f"[yellow]interrupted:[/] {hint}", soft_wrap=True)
+    _console(stderr=True).print(f"[yellow]interrupted:[/] {escape(hint)}", soft_wrap=True)
     sys.exit(INTERRUPTED)
 
 
@@ -269,9 +300,11 @@ def _report(result: Any, options: dict[str, Any]) -> None:
             f"then the whole image ({result.evaluations - len(cropped)})"
         )
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
     if options.get("out"):
-        console.print(f"results in {options['out']}/ (result.json, best.png, diff.png, convergence.png, report.html)")
+        console.print(
+            f"results in {escape(str(options['out']))}/ (result.json, best.png, diff.png, convergence.png, report.html)"
+        )
 
 
 def result_table(result: Any) -> Table:
@@ -284,7 +317,8 @@ def result_table(result: Any) -> Table:
     ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
     for name, value in result.best_params.items():
         interval = interval_text(result.uncertainty.get(name))
-        table.add_row(name, _short(value), interval, ranges.get(name, ""), "\n".join(result.flags.get(name, [])))
+        cells = (name, _short(value), interval, ranges.get(name, ""), "\n".join(result.flags.get(name, [])))
+        table.add_row(*map(escape, cells))  # choices are the user's text: "[b]" is not markup here
     return table
 
 
@@ -294,11 +328,16 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except AllEvaluationsFailedError as error:
-        _console(stderr=True).print(f"[red]error:[/] {error}", soft_wrap=True)
+        _say_error(str(error))
         sys.exit(1)
     except FilterFitError as error:
-        _console(stderr=True).print(f"[red]error:[/] {error}", soft_wrap=True)
+        _say_error(str(error))
         sys.exit(2)
+
+
+def _say_error(message: str) -> None:
+    """``error: <message>`` on stderr; escaped, since paths and values may hold rich markup such as [/b]."""
+    _console(stderr=True).print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 @cli.command()
@@ -332,7 +371,10 @@ def demo(out: Path, **options: Any) -> None:
 )
 @click.option("--workers", default=None, type=click.IntRange(min=1), help="Photos at once [default: the cores].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
-def apply(result_path: Path, photos: tuple[Path, ...], out: Path, workers: int | None, quiet: bool) -> None:
+@_max_pixels_option
+def apply(
+    result_path: Path, photos: tuple[Path, ...], out: Path, workers: int | None, quiet: bool, max_pixels: int
+) -> None:
     """Apply what RESULT.json fitted to each PHOTO, writing DIR/<the photo's name>."""
     from .apply import apply_to_files
     from .evaluator import default_workers
@@ -341,12 +383,15 @@ def apply(result_path: Path, photos: tuple[Path, ...], out: Path, workers: int |
     show = not quiet and sys.stderr.isatty()
     with _errors(), _count_bar(show, len(photos), "applying") as callback:
         result = FitResult.load(result_path)
-        done = apply_to_files(result, photos, out, workers=workers or default_workers(), callback=callback)
+        done = apply_to_files(
+            result, photos, out, workers=workers or default_workers(), callback=callback, max_pixels=max_pixels
+        )
     failed = [item for item in done if item.error]
     if not quiet:
-        _console().print(f"applied to {len(done) - len(failed)} of {len(done)} photos in {out}/")
+        _console().print(f"applied to {len(done) - len(failed)} of {len(done)} photos in {escape(str(out))}/")
     for item in failed:
-        _console(stderr=True).print(f"[red]error:[/] {item.source}: {item.error}", soft_wrap=True)
+        named = str(item.error).startswith(str(item.source))  # image errors name their file already
+        _say_error(f"{'' if named else f'{item.source}: '}{item.error}")
     if failed:
         sys.exit(1)
 
@@ -388,20 +433,24 @@ def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: 
         click.echo(command.text)
         if command.psnr is not None:  # stdout stays the command alone
             _console(stderr=True).print(
-                f"the command: {command.psnr:.1f} dB PSNR against filterfit apply on {command.check_photo} "
-                "(ImageMagick ran it)",
+                escape(
+                    f"the command: {command.psnr:.1f} dB PSNR against filterfit apply on {command.check_photo} "
+                    "(ImageMagick ran it)"
+                ),
                 soft_wrap=True,
             )
     if exported is not None:
         console = _console(stderr=as_command)  # stdout stays the command alone
         for kind, path in exported.written.items():
             console.print(
-                f"wrote {path} ({'33^3 .cube 3D LUT' if kind == 'cube' else 'level-8 Hald CLUT'}): "
-                f"{exported.psnr[kind]:.1f} dB PSNR against the filter's own render of {exported.check_photo}",
+                escape(
+                    f"wrote {path} ({'33^3 .cube 3D LUT' if kind == 'cube' else 'level-8 Hald CLUT'}): "
+                    f"{exported.psnr[kind]:.1f} dB PSNR against the filter's own render of {exported.check_photo}"
+                ),
                 soft_wrap=True,
             )
     for warning in [*(command.warnings if command else []), *(exported.warnings if exported else [])]:
-        _console(stderr=True).print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
 
 
 @cli.command()

@@ -249,14 +249,19 @@ def write_hald(lut: Lut, path: str | Path) -> Path:
     try:
         return save_image(pixels, path, bit_depth=16)
     except OSError as error:
-        raise FilterFitError(f"cannot write {path}: {error.strerror}") from None
+        raise _cannot_write(Path(path), error) from None
 
 
 def _write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="ascii")
     except OSError as error:
-        raise FilterFitError(f"cannot write {path}: {error.strerror}") from None
+        raise _cannot_write(path, error) from None
+
+
+def _cannot_write(path: Path, error: OSError) -> FilterFitError:
+    fix = f"create the folder {path.parent} first" if not path.parent.is_dir() else "choose another file name"
+    return FilterFitError(f"cannot write {path}: {error.strerror}; {fix}")
 
 
 def command_line(result: FitResult, *, input: str = "input.png", output: str = "output.png") -> str:

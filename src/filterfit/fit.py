@@ -19,7 +19,7 @@ from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, Inter
 from .evaluator import Evaluator, default_workers
 from .fidelity import plan_crop
 from .filters import as_filter
-from .images import Image, load_image, to_float
+from .images import MAX_PIXELS, Image, load_image, to_float
 from .look import Look, as_look
 from .look.distribution import fit_to
 from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
@@ -94,6 +94,7 @@ def fit(
     crop: bool | None = None,
     callback: Callable[[Progress], None] | None = None,
     probes: int = PROBE_BUDGET,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
 
@@ -148,6 +149,9 @@ def fit(
     probes : int
         Most extra evaluations after the search that measure each
         parameter's uncertainty interval and flags (0: none).
+    max_pixels : int or None
+        Image files of more pixels are refused before they are decoded
+        (default :data:`filterfit.images.MAX_PIXELS`, 150 megapixels; None: no limit).
 
     Examples
     --------
@@ -156,7 +160,7 @@ def fit(
     >>> result.best_params  # doctest: +SKIP
     {'radius': 27.2, 'sigma': 20.0}
     """
-    _check_counts(budget, workers, timeout)
+    _check_counts(budget, workers, timeout, seed)
     filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
     metric = get_metric(metric if metric is not None else "distribution" if reference is not None else "rmse")
@@ -167,7 +171,7 @@ def fit(
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     single = [(source, reference if reference is not None else target)]
-    images = load_pairs(pairs if pairs is not None else single, references=reference is not None)
+    images = load_pairs(pairs if pairs is not None else single, references=reference is not None, max_pixels=max_pixels)
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
         _check_same_size(images)
@@ -299,13 +303,15 @@ def _create_study(strategy: Strategy, storage: str | None, name: str | None, fol
     return study
 
 
-def _check_counts(budget: int, workers: int | None, timeout: float) -> None:
+def _check_counts(budget: int, workers: int | None, timeout: float, seed: int | None) -> None:
     if not isinstance(budget, int) or budget < 1:
         raise FilterFitError(f"budget must be an integer >= 1 evaluation, but got {budget!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise FilterFitError(f"workers must be an integer >= 1, but got {workers!r}")
     if not timeout > 0:
         raise FilterFitError(f"timeout must be > 0 seconds, but got {timeout!r}")
+    if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**32):  # numpy's and optuna's range
+        raise FilterFitError(f"seed must be an integer from 0 to {2**32 - 1}, but got {seed!r}")
 
 
 def _check_same_size(images: list[tuple[Image, Image]]) -> None:
@@ -320,7 +326,10 @@ def _check_same_size(images: list[tuple[Image, Image]]) -> None:
 
 
 def load_pairs(
-    pairs: Sequence[tuple[ImageLike | None, ImageLike | None]], *, references: bool = False
+    pairs: Sequence[tuple[ImageLike | None, ImageLike | None]],
+    *,
+    references: bool = False,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> list[tuple[Image, Image]]:
     """Load each (source, target) and check that their sizes match (references are resampled to match)."""
     if not pairs:
@@ -329,7 +338,7 @@ def load_pairs(
     for source, target in pairs:
         if source is None or target is None:
             raise ImageError("give both a source and a target image")
-        pair = (_as_image(source), _as_image(target))
+        pair = (_as_image(source, max_pixels), _as_image(target, max_pixels))
         if references:
             pair = (pair[0], fit_to(pair[1], pair[0]))
         check_pair(*pair)
@@ -337,13 +346,13 @@ def load_pairs(
     return loaded
 
 
-def _as_image(image: ImageLike) -> Image:
+def _as_image(image: ImageLike, max_pixels: int | None = MAX_PIXELS) -> Image:
     if isinstance(image, Image):
         return image
     if isinstance(image, np.ndarray):
         depth = 16 if image.dtype == np.uint16 else 8
         return Image(to_float(image), bit_depth=depth, format="png")
-    return load_image(image)
+    return load_image(image, max_pixels=max_pixels)
 
 
 def _scale(problem: Problem) -> float:

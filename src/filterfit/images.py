@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import ImageError
 
 __all__ = [
+    "MAX_PIXELS",
     "Image",
     "decode",
     "decode_pnm",
@@ -35,6 +38,11 @@ __all__ = [
 ]
 
 LOSSY_FORMATS = frozenset({"jpeg", "webp"})
+# Files claiming more pixels are refused before they are decoded: a few kilobytes of PNG can
+# claim 16384 x 16384 blank pixels (a "decompression bomb") and ask for gigabytes of memory.
+# More than nearly every camera's photo; raise it with --max-pixels, or max_pixels= from Python.
+MAX_PIXELS = 150_000_000
+_PILLOW_LIMIT = threading.Lock()  # guards Pillow's global bomb limit while it is lifted for one open
 _PNM_HEADER = re.compile(rb"\A(P[5-7])\s")
 
 
@@ -111,11 +119,13 @@ def quantize(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.rint(np.clip(pixels, 0, 1) * maxval).astype(dtype)
 
 
-def load_image(path: str | Path) -> Image:
+def load_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> Image:
     """Read an image file into an :class:`Image`.
 
     PNG and TIFF (8 and 16 bit), JPEG, PPM/PGM/PAM, BMP and anything else
-    Pillow reads. JPEG EXIF orientation is applied.
+    Pillow reads. JPEG EXIF orientation is applied. A file of more than
+    ``max_pixels`` pixels (width x height; default :data:`MAX_PIXELS`) is
+    refused before it is decoded; None lifts the limit.
 
     Examples
     --------
@@ -135,33 +145,45 @@ def load_image(path: str | Path) -> Image:
     if not data:
         raise ImageError(f"{path} is empty (0 bytes): it is not an image")
     try:
-        array, fmt, bit_depth = _decode_bytes(data)
+        array, fmt, bit_depth = _decode_bytes(data, max_pixels)
         pixels = to_float(array)
     except ImageError as error:
         raise ImageError(f"{path}: {error}") from None
     return Image(pixels, bit_depth=bit_depth, format=fmt, path=path)
 
 
-def decode(data: bytes) -> Image:
-    """Decode an image held in memory (what a program wrote to a pipe)."""
-    array, fmt, bit_depth = _decode_bytes(data)
+def decode(data: bytes, *, max_pixels: int | None = None) -> Image:
+    """Decode an image held in memory (what a program wrote to a pipe); no pixel limit unless given."""
+    array, fmt, bit_depth = _decode_bytes(data, max_pixels)
     return Image(to_float(array), bit_depth=bit_depth, format=fmt)
 
 
-def _decode_bytes(data: bytes) -> tuple[np.ndarray, str, int]:
+def _decode_bytes(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, str, int]:
     if _PNM_HEADER.match(data):
-        array, maxval = decode_pnm(data)
+        array, maxval = decode_pnm(data, max_pixels=max_pixels)
         return array, "pnm", 8 if maxval < 256 else 16
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return _decode_png(data)
+        return _decode_png(data, max_pixels)
     if data[:4] in (b"II*\x00", b"MM\x00*"):
-        return _decode_tiff(data)
-    return _decode_pillow(data)
+        return _decode_tiff(data, max_pixels)
+    return _decode_pillow(data, max_pixels)
 
 
-def _decode_png(data: bytes) -> tuple[np.ndarray, str, int]:
+def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
+    """Refuse an image of more than ``max_pixels`` pixels, before anything is allocated for it."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageError(
+            f"{width}x{height} is {width * height:,} pixels, above the limit of {max_pixels:,} "
+            f"(a decompression bomb?); if the image is real, raise the limit: --max-pixels {width * height} "
+            "(max_pixels= from Python)"
+        )
+
+
+def _decode_png(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, str, int]:
     import imagecodecs  # Pillow reduces 16-bit RGB to 8 bits; imagecodecs keeps them
 
+    if data[12:16] == b"IHDR":  # the first chunk: width and height, big-endian
+        _check_pixels(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), max_pixels)
     try:
         array = imagecodecs.png_decode(data)
     except Exception as error:  # imagecodecs raises its own error types
@@ -169,11 +191,16 @@ def _decode_png(data: bytes) -> tuple[np.ndarray, str, int]:
     return _integer(array), "png", 16 if array.dtype == np.uint16 else 8
 
 
-def _decode_tiff(data: bytes) -> tuple[np.ndarray, str, int]:
+def _decode_tiff(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, str, int]:
     import tifffile
 
     try:
-        array = tifffile.imread(io.BytesIO(data))
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages[0]
+            _check_pixels(int(page.imagewidth), int(page.imagelength), max_pixels)
+            array = tiff.asarray()
+    except ImageError:
+        raise
     except Exception as error:  # tifffile raises many error types
         raise ImageError(f"not a readable TIFF ({error})") from None
     if array.size == 0:  # tifffile logs a damaged file and returns an empty array
@@ -183,15 +210,18 @@ def _decode_tiff(data: bytes) -> tuple[np.ndarray, str, int]:
     return _integer(array), "tiff", 16 if array.dtype.itemsize > 1 else 8
 
 
-def _decode_pillow(data: bytes) -> tuple[np.ndarray, str, int]:
+def _decode_pillow(data: bytes, max_pixels: int | None) -> tuple[np.ndarray, str, int]:
     from PIL import Image as PILImage
     from PIL import ImageOps, UnidentifiedImageError
 
     try:
-        with PILImage.open(io.BytesIO(data)) as opened:
+        with _open_without_pillows_limit(data) as opened:
+            _check_pixels(opened.size[0], opened.size[1], max_pixels)
             fmt = (opened.format or "unknown").lower()
             picture = ImageOps.exif_transpose(opened)
             picture.load()
+    except ImageError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, PILImage.DecompressionBombError) as error:
         reason = "not an image file" if isinstance(error, UnidentifiedImageError) else str(error)
         raise ImageError(f"cannot read it as an image ({reason})") from None
@@ -200,6 +230,21 @@ def _decode_pillow(data: bytes) -> tuple[np.ndarray, str, int]:
     if picture.mode not in ("L", "LA", "RGB", "RGBA"):
         picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
     return np.asarray(picture), {"jpg": "jpeg"}.get(fmt, fmt), 8
+
+
+def _open_without_pillows_limit(data: bytes) -> Any:
+    """Pillow's lazy open (header only), with its own bomb limit lifted: ours (_check_pixels) applies instead.
+
+    Pillow warns above 89 megapixels and refuses above 179, whatever --max-pixels says.
+    """
+    from PIL import Image as PILImage
+
+    with _PILLOW_LIMIT:
+        saved, PILImage.MAX_IMAGE_PIXELS = PILImage.MAX_IMAGE_PIXELS, None
+        try:
+            return PILImage.open(io.BytesIO(data))
+        finally:
+            PILImage.MAX_IMAGE_PIXELS = saved
 
 
 def _integer(array: np.ndarray) -> np.ndarray:
@@ -226,7 +271,7 @@ def encode_pnm(pixels: np.ndarray, bit_depth: int = 8) -> bytes:
     return header.encode("ascii") + body.tobytes()
 
 
-def decode_pnm(data: bytes) -> tuple[np.ndarray, int]:
+def decode_pnm(data: bytes, *, max_pixels: int | None = None) -> tuple[np.ndarray, int]:
     """Decode binary PGM (P5), PPM (P6) or PAM (P7) to (uint array H x W x C, maxval)."""
     magic = data[:2]
     if magic == b"P7":
@@ -241,6 +286,7 @@ def decode_pnm(data: bytes) -> tuple[np.ndarray, int]:
         raise ImageError(f"not a binary PNM image (magic {magic!r})")
     if not 0 < maxval < 65536:
         raise ImageError(f"PNM maxval must be in 1..65535, but got {maxval}")
+    _check_pixels(width, height, max_pixels)
     dtype = np.dtype("u1") if maxval < 256 else np.dtype(">u2")
     count = width * height * channels
     body = data[offset : offset + count * dtype.itemsize]

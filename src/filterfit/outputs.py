@@ -31,7 +31,9 @@ def prepare_folder(out: str | Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:
-        raise FilterFitError(f"cannot write to the output folder {out}: {error.strerror}") from None
+        raise FilterFitError(
+            f"cannot write to the output folder {out}: {error.strerror}; choose another --out"
+        ) from None
     return out
 
 

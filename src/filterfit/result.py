@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,21 +108,169 @@ class FitResult:
 
     @classmethod
     def load(cls, path: str | Path) -> FitResult:
-        """Read a result.json written by :meth:`save`."""
+        """Read a result.json written by :meth:`save`; FilterFitError names what is wrong with a damaged one."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise TypeError(f"a JSON object is expected, but got {type(data).__name__}")
-            history = tuple(TrialRecord(**record) for record in data.pop("history", []))
-            probes = tuple(TrialRecord(**record) for record in data.pop("probes", []))
-            return cls(**data, history=history, probes=probes)
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise FilterFitError(f"result file not found: {path}") from None
+            raise FilterFitError(f"result file not found: {path} (check the path)") from None
         except OSError as error:  # a folder, no permission ...
             raise FilterFitError(f"cannot read {path}: {error.strerror}") from None
-        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as error:
-            raise FilterFitError(f"{path} is not a filterfit result.json ({error})") from None
+        except UnicodeDecodeError:
+            raise FilterFitError(f"{path} is not a filterfit result.json (it is not UTF-8 text)") from None
+        if not text.strip():
+            raise FilterFitError(f"{path} is not a filterfit result.json (the file is empty)")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise FilterFitError(f"{path} is not a filterfit result.json (not JSON: {error})") from None
+        problem = _shape_problem(data)
+        if problem is not None:
+            raise FilterFitError(f"{path} is not a filterfit result.json ({problem})")
+        history = tuple(TrialRecord(**record) for record in data.pop("history", []))
+        probes = tuple(TrialRecord(**record) for record in data.pop("probes", []))
+        return cls(**data, history=history, probes=probes)
+
+
+# What each field of result.json must hold, for the fields the commands read.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "best_params": (dict,),
+    "best_error": (int, float, type(None)),  # None: a non-finite error, as _clean writes it
+    "metric": (str,),
+    "evaluations": (int,),
+    "failed": (int,),
+    "elapsed_s": (int, float),
+    "strategy": (str,),
+    "workers": (int,),
+    "budget": (int,),
+    "seed": (int,),
+    "filter": (str,),
+    "space": (list,),
+    "uncertainty": (dict,),
+    "flags": (dict,),
+    "warnings": (list,),
+    "history": (list,),
+    "probes": (list,),
+    "look": (dict, type(None)),
+    "stopped": (str,),
+    "target_lossy": (bool,),
+    "evaluation_s": (int, float),
+    "tolerance": (int, float, type(None)),
+    "sources": (list,),
+    "targets": (list,),
+    "versions": (dict,),
+}
+_RECORD_TYPES: dict[str, tuple[type, ...]] = {
+    "number": (int,),
+    "params": (dict,),
+    "error": (int, float, type(None)),
+    "state": (str,),
+}
+
+
+def _shape_problem(data: Any) -> str | None:
+    """What keeps parsed JSON from being a result.json, in a few words; None when it is one."""
+    if not isinstance(data, dict):
+        return f"a JSON object is expected, but got {_json_kind(data)}"
+    fields = {f.name for f in dataclass_fields(FitResult)}
+    required = [f.name for f in dataclass_fields(FitResult) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        return f"it has no {', '.join(missing)}"
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        return f"unknown fields {', '.join(unknown)}: written by a newer filterfit? upgrade this one"
+    for name, types in _FIELD_TYPES.items():
+        if name in data and not _holds(data[name], types):
+            return f"{name} must be {_kind(types)}, but got {json.dumps(data[name])[:60]}"
+    return _contents_problem(data) or _space_problem(data) or _records_problem(data)
+
+
+def _contents_problem(data: dict[str, Any]) -> str | None:
+    """The insides of the lists and objects that the report and the table print."""
+    strings = (str,)
+    checks = {
+        "space": (all(isinstance(spec, str) for spec in data["space"]), "a list of --param strings"),
+        "uncertainty": (
+            all(_is_interval(v) for v in data.get("uncertainty", {}).values()),
+            "an object of [low, high] pairs",
+        ),
+        "flags": (
+            all(_is_list_of(v, strings) for v in data.get("flags", {}).values()),
+            "an object of lists of strings",
+        ),
+        "warnings": (_is_list_of(data.get("warnings", []), strings), "a list of strings"),
+        "sources": (_is_list_of(data.get("sources", []), (str, type(None))), "a list of paths or nulls"),
+        "targets": (_is_list_of(data.get("targets", []), (str, type(None))), "a list of paths or nulls"),
+    }
+    for name, (ok, kind) in checks.items():
+        if not ok:
+            return f"{name} must be {kind}, but got {json.dumps(data[name])[:60]}"
+    return None
+
+
+def _space_problem(data: dict[str, Any]) -> str | None:
+    """Each space entry parses, and each numeric parameter's best value is a number."""
+    from .space import parse_param
+
+    for spec in data["space"]:
+        try:
+            param = parse_param(spec)
+        except FilterFitError as error:
+            return f"its space entry {spec!r} is malformed: {error}"
+        best = data["best_params"].get(param.name)
+        if param.numeric and best is not None and not _holds(best, (int, float)):
+            return f"the best value of {param.name} ({spec}) must be a number, but got {json.dumps(best)[:40]}"
+    return None
+
+
+def _records_problem(data: dict[str, Any]) -> str | None:
+    for name in ("history", "probes"):
+        for record in data.get(name, []):
+            problem = _record_problem(record)
+            if problem is not None:
+                return f"an entry of {name} {problem}"
+    return None
+
+
+def _is_list_of(value: Any, types: tuple[type, ...]) -> bool:
+    return isinstance(value, list) and all(_holds(item, types) for item in value)
+
+
+def _is_interval(value: Any) -> bool:
+    return _is_list_of(value, (int, float)) and len(value) == 2
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return f"must be an object, but got {json.dumps(record)[:60]}"
+    fields = {f.name for f in dataclass_fields(TrialRecord)}
+    missing = [name for name in _RECORD_TYPES if name not in record]
+    unknown = sorted(set(record) - fields)
+    if missing or unknown:
+        return f"has no {', '.join(missing)}" if missing else f"has unknown fields {', '.join(unknown)}"
+    for name, types in _RECORD_TYPES.items():
+        if not _holds(record[name], types):
+            return f"has {name} {json.dumps(record[name])[:40]}, which is not {_kind(types)}"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _holds(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # JSON true is not a number, though Python's bool is an int
+        return bool in types
+    return isinstance(value, types)
+
+
+def _kind(types: tuple[type, ...]) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true or false", type(None): "null"}
+    number = "a number" if float in types else "an integer" if int in types else None
+    words = ([number] if number else []) + [names[t] for t in types if t in names]
+    return " or ".join(words)
 
 
 def _clean(value: Any) -> Any:

@@ -161,6 +161,10 @@ def open_study(storage: Any, name: str | None, sampler: optuna.samplers.BaseSamp
         names = optuna.get_all_study_names(storage) if storage is not None else []
         if name is None and len(names) > 1:
             raise FilterFitError(f"the storage holds several studies ({', '.join(names)}): choose one with --study")
+        if name is None and not names and not create:
+            raise FilterFitError(
+                "the storage holds no study: start one with filterfit fit ... --out DIR (or --storage URL)"
+            )
         name = name or (names[0] if names else f"filterfit-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}")
         if not create and name not in names:
             known = ", ".join(names) or "none"

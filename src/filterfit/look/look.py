@@ -227,7 +227,7 @@ def _normalise(adjustments: Sequence[str] | str | None) -> tuple[str, ...]:
         return DEFAULT_ADJUSTMENTS
     if isinstance(adjustments, str):
         adjustments = [part for part in adjustments.split(",")]
-    names = [str(name).strip() for name in adjustments]
+    names = [str(name).strip() for name in adjustments if str(name).strip()]  # "a,,b" and "," hold empty names
     unknown = [name for name in names if name not in ADJUSTMENTS]
     if unknown:
         raise LookError(

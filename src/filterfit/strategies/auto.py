@@ -63,6 +63,7 @@ FEW_LEVELS = 16  # a stepped parameter with at most this many steps is walked en
 SMALL_GAIN = 1e-3  # relative improvement below which least squares is creeping
 CENTRAL_GAIN = 0.2  # relative improvement below which differences become central
 WALK_ITERATIONS = 3  # least-squares iterations per step of a walk: enough to rank steps
+IDLE_BATCHES = 50  # batches in a row of only evaluated points: the space is used up
 WIDEST_STEP = 0.25
 STEPS_SPANNED = 4  # difference step of a stepped parameter, in steps
 MAX_ITERATIONS = 40
@@ -171,8 +172,13 @@ class AutoStrategy(Strategy):
     # -- scheduling --------------------------------------------------------
 
     def _advance(self) -> None:
-        """Feed finished batches to the running search; start the next search."""
-        while True:
+        """Feed finished batches to the running search; start the next search.
+
+        In a space of a few points, every batch soon holds only evaluated ones:
+        after IDLE_BATCHES of them in a row, nothing is left to ask (the run stops, "exhausted").
+        """
+        idle = 0
+        while idle < IDLE_BATCHES:
             if self._task is None:
                 self._task = _Task(self._next_search())
                 batch = next(self._task.search)
@@ -185,7 +191,9 @@ class AutoStrategy(Strategy):
                     continue
             else:
                 return
+            queued = len(self._queue)
             self._task.waiting = [self._enqueue(point) for point in batch]
+            idle = idle + 1 if len(self._queue) == queued else 0
 
     def _enqueue(self, point: np.ndarray) -> tuple[Any, ...]:
         params = self._params(point)
@@ -216,6 +224,8 @@ class AutoStrategy(Strategy):
         ranked = sorted((k for k in self._scanned if self._cache[k].ok), key=lambda k: _loss(self._cache[k]))
         for key in ranked:
             unit = self._unit(key)
+            if unit.size == 0:  # only choices: there is nothing to fit from
+                return None
             if all(np.max(np.abs(unit - tried)) > 0.08 for tried in self._tried):
                 return key
         return None
