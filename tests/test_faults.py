@@ -277,3 +277,28 @@ def test_a_run_with_30_percent_failures_reaches_the_clean_runs_answer(seed, phot
     assert clean.best_params["sigma"] == pytest.approx(1.5, abs=1e-3)
     assert faulty.best_params["sigma"] == pytest.approx(clean.best_params["sigma"], abs=1e-3)
     assert faulty.best_error < 2e-4
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_any_evaluation_finished_exits_130_with_one_line(small_photo, tmp_path):
+    """A real SIGINT while the first evaluation runs: its program is killed, and the exit says Ctrl-C."""
+    log = tmp_path / "calls.log"
+    command = [sys.executable, "-m", "filterfit", "fit", str(small_photo), str(small_photo), "--workers", "1"]
+    command += ["--command", f"sh -c 'echo $1 >> {shlex.quote(str(log))}; sleep 30' sh {{gain}} {{input}} {{output}}"]
+    command += ["--param", "gain=0:1", "--budget", "10", "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not log.exists():
+            time.sleep(0.05)
+        assert log.exists(), "the first evaluation did not start"
+        process.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "error: interrupted before any evaluation finished: there is no answer yet"
+    assert time.monotonic() - interrupted < 20, "Ctrl-C waited for the 30 s program instead of killing it"

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .errors import AllEvaluationsFailedError, FilterFitError
+from .errors import AllEvaluationsFailedError, FilterFitError, InterruptedBeforeAnswerError
 from .images import MAX_PIXELS
 from .metrics import METRICS
 
@@ -324,9 +324,12 @@ def result_table(result: Any) -> Table:
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """One line per user mistake (exit 2) or failed run (exit 1); never a traceback."""
+    """One line per user mistake (exit 2), failed run (exit 1) or early Ctrl-C (130); never a traceback."""
     try:
         yield
+    except InterruptedBeforeAnswerError as error:
+        _say_error(str(error))
+        sys.exit(INTERRUPTED)
     except AllEvaluationsFailedError as error:
         _say_error(str(error))
         sys.exit(1)

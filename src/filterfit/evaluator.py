@@ -15,6 +15,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .filters.command import kill_running_programs
+
 if TYPE_CHECKING:
     from .problem import Evaluation, Problem
 
@@ -78,12 +80,14 @@ class Evaluator:
     def abandon(self) -> None:
         """Stop now: kill the worker processes and the programs they run; queued evaluations are dropped.
 
-        With one worker (a thread) the running evaluation finishes, within its timeout.
+        With one worker (a thread) its program is killed; a Python function's evaluation finishes.
         """
         if isinstance(self._executor, ProcessPoolExecutor):
             processes = list(getattr(self._executor, "_processes", {}).values())  # no public handle on them
             for process in processes:
                 _kill_with_programs(process.pid)
+        else:
+            kill_running_programs()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Evaluator:

@@ -265,11 +265,16 @@ class CommandFilter:
             raise EvaluationError(f"cannot start '{argv[0]}': {error.strerror}") from None
         except ValueError as error:  # a NUL byte or an unencodable character in an argument
             raise EvaluationError(f"cannot start '{argv[0]}': {error} in an argument") from None
+        with _RUNNING_LOCK:
+            _RUNNING.add(process)
         try:
             stdout, stderr = process.communicate(stdin, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             _kill_group(process)
             raise EvaluationError(f"timed out after {self.timeout:g} s (raise --timeout if it needs longer)") from None
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(process)
         if process.returncode < 0:
             raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
         if process.returncode != 0:
@@ -303,6 +308,22 @@ def _sample_values(space: Space) -> Iterator[dict[str, Any]]:
     for param in space:
         for choice in param.choices[1:]:
             yield {**first, param.name: choice}
+
+
+# Programs running in this process's threads (one worker evaluates in a thread), so that Ctrl-C can stop them.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_running_programs() -> None:
+    """Kill every program this process is running, children included: Ctrl-C must not wait for them."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
