@@ -12,7 +12,7 @@ import pytest
 
 import filterfit
 from filterfit.errors import MissingExtraError, StrategyError
-from filterfit.space import Param, Space
+from filterfit.space import Param, Space, as_space
 from filterfit.strategies import STRATEGIES, Strategy, get_strategy, register_strategy
 
 SPACE = Space(
@@ -260,3 +260,11 @@ def test_auto_in_a_space_of_one_or_two_points_ends(spec, small_pixels):
     thread.join(timeout=60)
     assert results, f"auto did not finish in the space {spec}"
     assert results[0].stopped in ("exhausted", "exact") and results[0].evaluations <= 2
+
+
+def test_a_fixed_point_is_not_swapped_for_a_trial_left_waiting():
+    """Optuna's ask() takes the oldest waiting trial of anyone: one a killed run left must not stand in."""
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 9.0})  # what a run killed between enqueue_trial and ask leaves behind
+    strategy = get_strategy("auto", as_space(["x=0:10"]), seed=0)
+    assert strategy.ask_fixed(study, {"x": 1.5}).params == {"x": 1.5}

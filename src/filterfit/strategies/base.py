@@ -80,11 +80,21 @@ class Strategy(ABC):
         return self.ask_fixed(study, self.hints.pop(0)) if self.hints else None
 
     def ask_fixed(self, study: optuna.Study, params: dict[str, Any]) -> optuna.Trial:
-        """A trial with exactly these parameters, recorded in the study."""
+        """A trial with exactly these parameters, recorded in the study.
+
+        Made running directly, not through Optuna's queue (``enqueue_trial`` then ``ask``): ``ask``
+        takes the oldest waiting trial of anyone, so one that a killed run left waiting (or another
+        process's) would come back in place of these parameters, and be evaluated twice.
+        """
         trial = self.known(study, params) if self.known is not None else None
         if trial is None:
-            study.enqueue_trial(params)
-            trial = study.ask(self.space.distributions())
+            distributions = self.space.distributions()
+            template = optuna.trial.create_trial(
+                state=optuna.trial.TrialState.RUNNING,
+                params=dict(params),
+                distributions={name: distributions[name] for name in params},
+            )
+            trial = optuna.Trial(study, study._storage.create_new_trial(study._study_id, template_trial=template))
         return trial
 
 
