@@ -209,19 +209,8 @@ def test_ctrl_c_during_the_crop_phase_writes_the_result_so_far_and_exits_130(wor
     command = [sys.executable, "-m", "filterfit", "fit", str(source), str(target), "--crop", "--workers", str(workers)]
     command += ["--command", f"sh {shlex.quote(str(script))} {{input}} {{output}} {{gain}} {shlex.quote(str(log))}"]
     command += ["--param", "gain=0:1", "--strategy", "random", "--budget", "200", "--seed", "0", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not log.exists() or len(log.read_text().split()) < 3):
-            time.sleep(0.05)
-        assert log.exists() and len(log.read_text().split()) >= 3, "the crop phase did not start"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.communicate()
-    assert process.returncode == 130, stderr
+    code, stderr, _ = interrupted(command, log, calls=3)
+    assert code == 130, stderr
     assert "interrupted: run the same command again (same --out" in stderr
     assert "Traceback" not in stderr and "evaluations failed" not in stderr
     saved = json.loads((out / "result.json").read_text(encoding="utf-8"))
@@ -286,19 +275,25 @@ def test_ctrl_c_before_any_evaluation_finished_exits_130_with_one_line(small_pho
     command = [sys.executable, "-m", "filterfit", "fit", str(small_photo), str(small_photo), "--workers", "1"]
     command += ["--command", f"sh -c 'echo $1 >> {shlex.quote(str(log))}; sleep 30' sh {{gain}} {{input}} {{output}}"]
     command += ["--param", "gain=0:1", "--budget", "10", "--out", str(tmp_path / "out")]
+    code, stderr, seconds = interrupted(command, log, calls=1)
+    assert code == 130, stderr
+    assert stderr.strip() == "error: interrupted before any evaluation finished: there is no answer yet"
+    assert seconds < 20, "Ctrl-C waited for the 30 s program instead of killing it"
+
+
+def interrupted(command: list[str], log: Path, calls: int) -> tuple[int, str, float]:
+    """Run ``command``; once ``log`` names ``calls`` program runs, send SIGINT. Exit code, stderr, seconds to end."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not log.exists():
+        while time.monotonic() < deadline and (not log.exists() or len(log.read_text().split()) < calls):
             time.sleep(0.05)
-        assert log.exists(), "the first evaluation did not start"
+        assert log.exists() and len(log.read_text().split()) >= calls, "the program did not start"
         process.send_signal(signal.SIGINT)
-        interrupted = time.monotonic()
+        sent = time.monotonic()
         _, stderr = process.communicate(timeout=60)
+        return process.returncode, stderr, time.monotonic() - sent
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             process.communicate()
-    assert process.returncode == 130, stderr
-    assert stderr.strip() == "error: interrupted before any evaluation finished: there is no answer yet"
-    assert time.monotonic() - interrupted < 20, "Ctrl-C waited for the 30 s program instead of killing it"
