@@ -254,6 +254,8 @@ NUMBERS = [
     ("negative border", ["--border", -1], "border must be >= 0 pixels, but got -1"),
     ("negative seed", ["--seed", -1], "seed must be an integer from 0 to 4294967295, but got -1"),
     ("seed too large", ["--seed", 2**32], "seed must be an integer from 0 to 4294967295, but got 4294967296"),
+    ("stop-below nan", ["--stop-below", "nan"], "--stop-below (stop_below=) must be a finite number, but got nan"),
+    ("stop-below inf", ["--stop-below", "inf"], "--stop-below (stop_below=) must be a finite number, but got inf"),
 ]
 
 

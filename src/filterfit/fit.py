@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import statistics
 import time
@@ -160,7 +161,7 @@ def fit(
     >>> result.best_params  # doctest: +SKIP
     {'radius': 27.2, 'sigma': 20.0}
     """
-    _check_counts(budget, workers, timeout, seed)
+    _check_counts(budget, workers, timeout, seed, stop_below)
     filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
     metric = get_metric(metric if metric is not None else "distribution" if reference is not None else "rmse")
@@ -303,7 +304,7 @@ def _create_study(strategy: Strategy, storage: str | None, name: str | None, fol
     return study
 
 
-def _check_counts(budget: int, workers: int | None, timeout: float, seed: int | None) -> None:
+def _check_counts(budget: int, workers: int | None, timeout: float, seed: int | None, stop_below: float | None) -> None:
     if not isinstance(budget, int) or budget < 1:
         raise FilterFitError(f"budget must be an integer >= 1 evaluation, but got {budget!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -312,6 +313,8 @@ def _check_counts(budget: int, workers: int | None, timeout: float, seed: int | 
         raise FilterFitError(f"timeout must be > 0 seconds, but got {timeout!r}")
     if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**32):  # numpy's and optuna's range
         raise FilterFitError(f"seed must be an integer from 0 to {2**32 - 1}, but got {seed!r}")
+    if stop_below is not None and not math.isfinite(stop_below):  # nan would never stop, inf would stop at once
+        raise FilterFitError(f"--stop-below (stop_below=) must be a finite number, but got {stop_below!r}")
 
 
 def _check_same_size(images: list[tuple[Image, Image]]) -> None:
