@@ -38,6 +38,15 @@ def saved_result(folder: Path, filter: str, best: dict, space: list[str], **fiel
     return result.save(folder / "result.json")
 
 
+def alive(pid: int) -> bool:
+    """True while the process runs (a zombie waiting for its reaper counts as dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
 def make_pixels(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
     """RGB float32 in [0, 1]: horizontal and vertical ramps plus a fine texture.
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import alive
 
 import filterfit
 from filterfit.errors import AllEvaluationsFailedError
@@ -59,15 +60,6 @@ def faulty(tmp_path: Path, small_pixels: np.ndarray) -> tuple[str, Path]:
     small = save_image(small_pixels[:16, :16], tmp_path / "small.png")
     quoted = " ".join(shlex.quote(str(path)) for path in (pids, small))
     return f"sh {shlex.quote(str(script))} {{mode}} {{input}} {{output}} {quoted}", pids
-
-
-def alive(pid: int) -> bool:
-    """True while the process runs (a zombie waiting for its reaper counts as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 def wait_until_dead(pids: list[int], seconds: float = 5.0) -> list[int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import alive
 
 from filterfit.errors import CommandNotFoundError, EvaluationError, ParamError, TemplateError
 from filterfit.filters import CommandFilter, Filter, FunctionFilter, as_filter
@@ -353,18 +354,9 @@ def test_timeout_kills_the_program_and_its_children(image, tmp_path):
     assert reason == "timed out after 0.5 s (raise --timeout if it needs longer)"
     child = int(pidfile.read_text())
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(child):
+    while time.monotonic() < deadline and alive(child):
         time.sleep(0.05)
-    assert not _alive(child)
-
-
-def _alive(pid: int) -> bool:
-    """True while the process runs (a zombie waiting for its reaper counts as dead)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
+    assert not alive(child)
 
 
 def test_no_output_written(image):

@@ -276,12 +276,11 @@ def command_line(result: FitResult, *, input: str = "input.png", output: str = "
     >>> command_line(result)  # doctest: +SKIP
     'convert input.png -blur 27x20 output.png'
     """
-    return shlex.join(_command_argv(result, input, output)[0])
+    return shlex.join(_command_argv(result, rebuild(result), input, output)[0])
 
 
-def _command_argv(result: FitResult, input: str, output: str) -> tuple[list[str], tuple[str, ...]]:
-    """The argv of the command and the look's adjustments it leaves out."""
-    fitted = rebuild(result)  # checks the template or the look, the parameters and the program
+def _command_argv(result: FitResult, fitted: Fitted, input: str, output: str) -> tuple[list[str], tuple[str, ...]]:
+    """The argv of the command and the look's adjustments it leaves out (``fitted``: ``rebuild(result)``)."""
     stored_look = getattr(result, "look", None)
     if stored_look is None:
         return CommandFilter(fitted.description).argv(result.best_params, input, output), ()
@@ -318,17 +317,18 @@ def export_command(result: FitResult, *, check: str | Path | None = None) -> Com
         the look's); default the fit's source photo when it is still there,
         else scikit-image's 512x512 astronaut.
     """
-    text = command_line(result)
+    fitted = rebuild(result)  # checks the template or the look, the parameters and the program
     if getattr(result, "look", None) is None:
-        return Command(text)
+        return Command(shlex.join(_command_argv(result, fitted, "input.png", "output.png")[0]))
+    argv, left_out = _command_argv(result, fitted, "{input}", "{output}")
+    text = shlex.join([{"{input}": "input.png", "{output}": "output.png"}.get(word, word) for word in argv])
     photo, label = _check_photo(check, result)
     photo = replace(photo, bit_depth=16)  # so that the figure is the command's own accuracy, not 8-bit rounding
-    argv, left_out = _command_argv(result, "{input}", "{output}")
     words = [word if word in ("{input}", "{output}") else word.replace("{", "{{").replace("}", "}}") for word in argv]
     program = CommandFilter(shlex.join(words))
     program.require_program()
     rendered = program.prepare([photo], photo, single_thread=False).render(photo, {})[:, :, :3]
-    reference = rebuild(result).render(photo)[:, :, :3]
+    reference = fitted.render(photo)[:, :, :3]
     return Command(text, round(psnr(reference, rendered), 2), left_out, label)
 
 

@@ -180,11 +180,9 @@ def fit(
     # (nor a look: its preview is the cheap first phase, and a vignette depends on the whole frame)
     wants_crop = isinstance(strategy, str) and not isinstance(filter, Look)
     if crop and not wants_crop:
-        why = (
-            "a look searches a preview of the photos instead"
-            if isinstance(filter, Look)
-            else ("a strategy object cannot be copied for it: give the strategy by name")
-        )
+        why = "a look searches a preview of the photos instead"
+        if not isinstance(filter, Look):
+            why = "a strategy object cannot be copied for it: give the strategy by name"
         raise FilterFitError(f"cannot search on a crop: {why}; leave out --crop")
     plan = plan_crop(images, enabled=crop, masked=mask is not None) if wants_crop else None
     problem = _problem(filter, space, images, metric, mask, workers)

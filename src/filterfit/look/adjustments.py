@@ -210,23 +210,37 @@ def _gains(planes: np.ndarray, red: float, green: float, blue: float) -> np.ndar
 @_on_planes
 def temperature(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Warm (more red, less blue) for ``amount`` > 0, cool below."""
-    return _gains(pixels, 1 + 0.2 * amount, 1.0, 1 - 0.2 * amount)
+    return _gains(pixels, *temperature_gains(amount))
+
+
+def temperature_gains(amount: float) -> tuple[float, float, float]:
+    """The red, green and blue gains of a temperature shift (also export's ImageMagick matrix)."""
+    return 1 + 0.2 * amount, 1.0, 1 - 0.2 * amount
 
 
 @_on_planes
 def tint(pixels: np.ndarray, amount: float) -> np.ndarray:
     """Magenta (less green) for ``amount`` > 0, green below."""
-    return _gains(pixels, 1 + 0.1 * amount, 1 - 0.2 * amount, 1 + 0.1 * amount)
+    return _gains(pixels, *tint_gains(amount))
+
+
+def tint_gains(amount: float) -> tuple[float, float, float]:
+    """The red, green and blue gains of a tint shift."""
+    return 1 + 0.1 * amount, 1 - 0.2 * amount, 1 + 0.1 * amount
 
 
 @_on_planes
 def hue(pixels: np.ndarray, degrees: float) -> np.ndarray:
     """Rotate colours about the grey axis (Rodrigues' rotation about (1, 1, 1))."""
+    return _clip(_matrix(pixels, hue_rotation(degrees)))
+
+
+def hue_rotation(degrees: float) -> np.ndarray:
+    """The 3 x 3 matrix that rotates colours by ``degrees`` about the grey axis."""
     angle = math.radians(degrees)
     axis = np.full(3, 1 / math.sqrt(3))
     cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    rotation = math.cos(angle) * np.eye(3) + math.sin(angle) * cross + (1 - math.cos(angle)) * np.outer(axis, axis)
-    return _clip(_matrix(pixels, rotation))
+    return math.cos(angle) * np.eye(3) + math.sin(angle) * cross + (1 - math.cos(angle)) * np.outer(axis, axis)
 
 
 @_on_planes

@@ -22,13 +22,25 @@ which keeps values outside [0, 1], then clips where the look does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .adjustments import ADJUSTMENTS, GRAIN_SD, LUMA, SEPIA, SHARPEN_SIGMA, TEAL, TONE_SHIFT, TRUNCATE, WARM
+from .adjustments import (
+    ADJUSTMENTS,
+    GRAIN_SD,
+    LUMA,
+    SEPIA,
+    SHARPEN_SIGMA,
+    TEAL,
+    TONE_SHIFT,
+    TRUNCATE,
+    WARM,
+    hue_rotation,
+    temperature_gains,
+    tint_gains,
+)
 
 if TYPE_CHECKING:
     from .look import Look
@@ -59,12 +71,12 @@ def exposure(stops: float) -> list[str]:
 
 def temperature(amount: float) -> list[str]:
     # Exact: per-channel gains as a diagonal colour matrix.
-    return _color_matrix(np.diag([1 + 0.2 * amount, 1.0, 1 - 0.2 * amount]))
+    return _color_matrix(np.diag(temperature_gains(amount)))
 
 
 def tint(amount: float) -> list[str]:
     # Exact: per-channel gains as a diagonal colour matrix.
-    return _color_matrix(np.diag([1 + 0.1 * amount, 1 - 0.2 * amount, 1 + 0.1 * amount]))
+    return _color_matrix(np.diag(tint_gains(amount)))
 
 
 def highlights(amount: float) -> list[str]:
@@ -128,11 +140,7 @@ def _with_offset(matrix: np.ndarray, offset: float) -> np.ndarray:
 
 def hue(degrees: float) -> list[str]:
     # Exact: the look's rotation about the grey axis as a colour matrix; -modulate rotates HSL hue instead.
-    angle = math.radians(degrees)
-    axis = np.full(3, 1 / math.sqrt(3))
-    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    rotation = math.cos(angle) * np.eye(3) + math.sin(angle) * cross + (1 - math.cos(angle)) * np.outer(axis, axis)
-    return _color_matrix(rotation)
+    return _color_matrix(hue_rotation(degrees))
 
 
 def fade(level: float) -> list[str]:
