@@ -138,6 +138,28 @@ def test_auto_finds_an_int_and_a_float(seed, small_pixels):
     assert result.stopped == "exact"
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_auto_measures_a_step_exactly_only_for_the_report(seed, small_pixels):
+    """Least squares needs a step's width only within its bracket: the edges are bisected when walks
+    need them or, after the answer, as probes. A width that was not bisected is never reported."""
+
+    def stepped(pixels, level, gain):
+        return pixels * gain + np.floor(level * 2) / 40  # renders identical within steps of 0.5
+
+    space = as_space(["level=1:5", "gain=0.5:1.5"])
+    target = stepped(small_pixels, 2.2, 0.8)
+    searched = get_strategy("auto", space, seed=seed, budget=80)
+    quick = filterfit.fit(stepped, space, small_pixels, target, strategy=searched, budget=80, workers=1, probes=0)
+    assert quick.probes == ()
+    assert searched.flags().get("level", []) in ([], ["acts in steps (renders identical within 0.5)"])
+    assert all(high - low == pytest.approx(0.5) for low, high in searched.intervals(quick.best_params).values())
+
+    result = filterfit.fit(stepped, space, small_pixels, target, budget=80, workers=1, seed=seed)
+    assert "acts in steps (renders identical within 0.5)" in result.flags["level"]
+    assert result.uncertainty["level"] == [2.0, 2.5]
+    assert [p.number for p in result.probes] == list(range(len(result.probes)))  # settling probes come first
+
+
 @pytest.mark.xfail(
     reason="auto's axis line scans try 7 fixed points, levels 3, 5, ..., 15 here (never 6); every level "
     "changes the render, so no steps are found and no step-wise walk happens; least squares cannot cross "

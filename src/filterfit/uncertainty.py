@@ -74,24 +74,33 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
         futures = [evaluator.submit(point) for point in points]
         return [future.result() for future in futures]
 
+    settled: list[TrialRecord] = []
+
+    def settle(points: list[dict[str, Any]]) -> list[Evaluation]:
+        evaluations = evaluate(points[: budget - len(settled)])
+        settled.extend(TrialRecord.of(len(settled), evaluation) for evaluation in evaluations)
+        return evaluations
+
     try:
+        strategy.settle(settle)  # e.g. auto's step edges, bisected only now that the answer is found
         measured = measure(
             problem.space,
             problem.metric,
             result.best_params,
             result.best_error,
             evaluate,
-            history=result.history,
+            history=result.history + tuple(settled),
             steps=strategy.intervals(result.best_params),
-            budget=budget,
+            budget=budget - len(settled),
         )
     except KeyboardInterrupt:  # the search's answer stands without the probes
         return result
+    probes = (*settled, *(replace(probe, number=probe.number + len(settled)) for probe in measured.probes))
     return replace(
         result,
         uncertainty={**result.uncertainty, **measured.intervals},
-        flags=_merge_flags(result.flags, measured.flags),
-        probes=measured.probes,
+        flags=_merge_flags({**result.flags, **strategy.flags()}, measured.flags),
+        probes=probes,
         tolerance=measured.tolerance,
     )
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,20 @@ class _Point:
 
 
 @dataclass
+class _Bracket:
+    """Where a stepped parameter's step ends, bracketed but not yet bisected (unit coordinates).
+
+    ``sides`` holds, above and below ``point``, the farthest distance known to
+    give the same render and the nearest known to change it (None: none found).
+    """
+
+    index: int
+    point: np.ndarray
+    choices: dict[str, Any]
+    sides: tuple[tuple[float, float | None], tuple[float, float | None]]
+
+
+@dataclass
 class _Task:
     search: Search
     waiting: list[tuple[Any, ...]] = field(default_factory=list)
@@ -117,6 +131,8 @@ class AutoStrategy(Strategy):
         self._probed = False
         self._slope = np.zeros(len(self.numeric))  # the loss's last known gradient
         self._centres: dict[str, float] = {}  # a step's middle, per stepped parameter
+        # Steps whose edges are bracketed only: least squares needs no more, walks and reports do.
+        self._brackets: dict[str, _Bracket] = {}
 
     # -- the driver's side -------------------------------------------------
 
@@ -126,6 +142,7 @@ class AutoStrategy(Strategy):
         if isinstance(learnt_from, AutoStrategy) and learnt_from.numeric == self.numeric:
             self._stepped, self._centres = dict(learnt_from._stepped), dict(learnt_from._centres)
             self._no_effect = set(learnt_from._no_effect)
+            self._brackets = dict(learnt_from._brackets)  # bisected against renders made here (see _bisect_step)
             self._steps, self._floors = learnt_from._steps.copy(), learnt_from._floors.copy()
             self._probed = learnt_from._probed
 
@@ -148,9 +165,25 @@ class AutoStrategy(Strategy):
         self._forget_residuals()
         self._advance()
 
+    def settle(self, evaluate: Callable[[list[dict[str, Any]]], list[Evaluation]]) -> None:
+        """Bisect the step edges the search only bracketed, so that flags and intervals are exact."""
+        for bracket in list(self._brackets.values()):
+            search = self._bisect_step(bracket)
+            try:
+                batch = next(search)
+                while True:
+                    results = evaluate([self._params(point) for point in batch])
+                    if len(results) < len(batch):
+                        return  # the probe budget is spent: the step stays unreported
+                    batch = search.send(results)
+            except StopIteration:
+                continue
+
     def flags(self) -> dict[str, list[str]]:
         flags: dict[str, list[str]] = {}
         for name, step in self._stepped.items():
+            if name in self._brackets:  # not measured exactly: not reported
+                continue
             param = self.space[name]
             flags.setdefault(name, []).append(
                 f"acts in steps (renders identical within {step * (param.high - param.low):.3g})"
@@ -162,6 +195,8 @@ class AutoStrategy(Strategy):
     def intervals(self, best: dict[str, Any]) -> dict[str, tuple[float, float]]:
         intervals = {}
         for name, width in self._stepped.items():
+            if name in self._brackets:
+                continue
             index = [p.name for p in self.numeric].index(name)
             param = self.numeric[index]
             middle = self._centred(index, param.to_unit(best[name]), width)
@@ -318,9 +353,11 @@ class AutoStrategy(Strategy):
         """Find the parameters whose renders do not change for small moves, and how wide their steps are.
 
         A tiny move of each parameter, in one batch; where the render stays
-        identical, the edges of that step on both sides are bracketed and
-        bisected. The width sets the difference step (several steps wide) and
-        the stride of the step-wise polish.
+        identical, the edges of that step on both sides are bracketed. The
+        width within its bracket is enough for the difference step (several
+        steps wide); the edges are bisected only when the step-wise polish
+        needs them (``_bisect_step``), or for the report once the answer is
+        found (``settle``): the answer does not wait for them.
         """
         self._probed = True
         for index, param in enumerate(self.numeric):
@@ -338,21 +375,43 @@ class AutoStrategy(Strategy):
             if not any(r.ok and r.output_hash == base.output_hash for r in pair):
                 continue
             edges = [self._step_edge(x, base, index, direction, tiny[index], choices) for direction in (1, -1)]
-            (above, above_error), (below, below_error) = yield from _side_by_side(edges)
+            above, below = yield from _side_by_side(edges)
             name = self.numeric[index].name
-            if above + below >= 2 * WIDEST_STEP:
+            if above[1] is None and below[1] is None and above[0] + below[0] >= 2 * WIDEST_STEP:
                 self._no_effect.add(name)
                 continue
-            width, centre = _round_step(self.numeric[index], x[index], above, below, max(above_error, below_error))
-            self._stepped[name] = width
-            self._centres[name] = centre  # middle of this step: walks go centre to centre
-            self._steps[index] = min(WIDEST_STEP, width * STEPS_SPANNED)
-            self._floors[index] = self._steps[index]
+            self._brackets[name] = _Bracket(index, x.copy(), choices, (above, below))
+            self._set_step(index, x[index], _middle(above), _middle(below))
+
+    def _set_step(self, index: int, x: float, above: tuple[float, float], below: tuple[float, float]) -> None:
+        """Record a step from the distances from ``x`` to its edges, each with its error."""
+        name = self.numeric[index].name
+        if name in self._brackets:  # edges known within their brackets: a width to difference over, no more
+            width, centre = above[0] + below[0], x + (above[0] - below[0]) / 2
+        else:
+            width, centre = _round_step(self.numeric[index], x, above[0], below[0], max(above[1], below[1]))
+        self._stepped[name] = width
+        self._centres[name] = centre  # middle of this step: walks go centre to centre
+        self._steps[index] = min(WIDEST_STEP, width * STEPS_SPANNED)
+        self._floors[index] = self._steps[index]
+
+    def _bisect_step(self, bracket: _Bracket) -> Generator[Batch, list[Evaluation], None]:
+        """Bisect a bracketed step's edges, against its point's render made again (the problem may differ)."""
+        base = (yield [self._compose(bracket.point, bracket.choices)])[0]
+        if not base.ok:
+            return
+        edges = [
+            self._bisect_edge(bracket, base.output_hash, direction, side)
+            for direction, side in zip((1, -1), bracket.sides)
+        ]
+        above, below = yield from _side_by_side(edges)
+        del self._brackets[self.numeric[bracket.index].name]
+        self._set_step(bracket.index, bracket.point[bracket.index], above, below)
 
     def _step_edge(
         self, x: np.ndarray, base: Evaluation, index: int, direction: int, tiny: float, choices: dict[str, Any]
-    ) -> Generator[Batch, list[Evaluation], tuple[float, float]]:
-        """How far the render stays identical along one axis and direction, and how precisely (unit coordinates)."""
+    ) -> Generator[Batch, list[Evaluation], tuple[float, float | None]]:
+        """Bracket how far the render stays identical along one axis and direction: (same, changed) distances."""
         same, changed = tiny, None
         room = 1 - x[index] if direction > 0 else x[index]
         distance = tiny
@@ -365,14 +424,21 @@ class AutoStrategy(Strategy):
                 changed = distance
             else:
                 same = distance
+        return same, changed
+
+    def _bisect_edge(
+        self, bracket: _Bracket, render_hash: str | None, direction: int, side: tuple[float, float | None]
+    ) -> Generator[Batch, list[Evaluation], tuple[float, float]]:
+        """One edge of a bracketed step, bisected: its distance from the bracket's point and how precisely."""
+        same, changed = side
         if changed is None:
             return same, 0.0
         for _ in range(EDGE_BISECTIONS):
             middle = (same + changed) / 2
-            point = x.copy()
-            point[index] += direction * middle
-            result = (yield [self._compose(point, choices)])[0]
-            if result.ok and result.output_hash != base.output_hash:
+            point = bracket.point.copy()
+            point[bracket.index] += direction * middle
+            result = (yield [self._compose(point, bracket.choices)])[0]
+            if result.ok and result.output_hash != render_hash:
                 changed = middle
             else:
                 same = middle
@@ -582,6 +648,9 @@ class AutoStrategy(Strategy):
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Walk the steps of each stepped parameter both ways (see ``_walk``)."""
+        for bracket in list(self._brackets.values()):  # walks go from step centre to step centre
+            if base.loss != 0:
+                yield from self._bisect_step(bracket)
         for name, step in list(self._stepped.items()):
             index = [p.name for p in self.numeric].index(name)
             others = np.ones(len(self.numeric), dtype=bool)
@@ -699,6 +768,12 @@ def _side_by_side(
                 outcomes[index] = stop.value
                 del batches[index]
     return outcomes
+
+
+def _middle(side: tuple[float, float | None]) -> tuple[float, float]:
+    """A bracket's middle and half-width; a side where no change was found ends where the search did."""
+    same, changed = side
+    return (same, 0.0) if changed is None else ((same + changed) / 2, (changed - same) / 2)
 
 
 def _solve(matrix: np.ndarray, gradient: np.ndarray, free: np.ndarray) -> np.ndarray | None:

@@ -67,6 +67,15 @@ class Strategy(ABC):
         """True when the strategy has nothing more worth evaluating."""
         return False
 
+    def settle(self, evaluate: Callable[[list[dict[str, Any]]], list[Evaluation]]) -> None:
+        """Finish, once the search is over, measuring what ``flags`` and ``intervals`` report.
+
+        A strategy may leave such measurements until the answer is found, so
+        that they do not delay it. ``evaluate`` evaluates parameter sets (as
+        probes of the result) and returns fewer evaluations than asked for
+        once the probe budget is spent.
+        """
+
     def flags(self) -> dict[str, list[str]]:
         """What the strategy learnt about each parameter (e.g. steps), for the result."""
         return {}
