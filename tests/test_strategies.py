@@ -157,7 +157,7 @@ def test_auto_measures_a_step_exactly_only_for_the_report(seed, small_pixels):
     result = filterfit.fit(stepped, space, small_pixels, target, budget=80, workers=1, seed=seed)
     assert "acts in steps (renders identical within 0.5)" in result.flags["level"]
     assert result.uncertainty["level"] == [2.0, 2.5]
-    assert [p.number for p in result.probes] == list(range(len(result.probes)))  # settling probes come first
+    assert [p.number for p in result.probes] == list(range(len(result.probes)))  # numbered once, settling first
 
 
 @pytest.mark.xfail(

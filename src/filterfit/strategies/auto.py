@@ -381,12 +381,14 @@ class AutoStrategy(Strategy):
                 self._no_effect.add(name)
                 continue
             self._brackets[name] = _Bracket(index, x.copy(), choices, (above, below))
-            self._set_step(index, x[index], _middle(above), _middle(below))
+            self._set_step(index, x[index], _middle(above), _middle(below), bisected=False)
 
-    def _set_step(self, index: int, x: float, above: tuple[float, float], below: tuple[float, float]) -> None:
+    def _set_step(
+        self, index: int, x: float, above: tuple[float, float], below: tuple[float, float], *, bisected: bool
+    ) -> None:
         """Record a step from the distances from ``x`` to its edges, each with its error."""
         name = self.numeric[index].name
-        if name in self._brackets:  # edges known within their brackets: a width to difference over, no more
+        if not bisected:  # edges known within their brackets: a width to difference over, no more
             width, centre = above[0] + below[0], x + (above[0] - below[0]) / 2
         else:
             width, centre = _round_step(self.numeric[index], x, above[0], below[0], max(above[1], below[1]))
@@ -406,7 +408,7 @@ class AutoStrategy(Strategy):
         ]
         above, below = yield from _side_by_side(edges)
         del self._brackets[self.numeric[bracket.index].name]
-        self._set_step(bracket.index, bracket.point[bracket.index], above, below)
+        self._set_step(bracket.index, bracket.point[bracket.index], above, below, bisected=True)
 
     def _step_edge(
         self, x: np.ndarray, base: Evaluation, index: int, direction: int, tiny: float, choices: dict[str, Any]
@@ -648,8 +650,8 @@ class AutoStrategy(Strategy):
         self, x: np.ndarray, base: Evaluation, choices: dict[str, Any]
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Walk the steps of each stepped parameter both ways (see ``_walk``)."""
-        for bracket in list(self._brackets.values()):  # walks go from step centre to step centre
-            if base.loss != 0:
+        if base.loss != 0:  # walks go from step centre to step centre
+            for bracket in list(self._brackets.values()):
                 yield from self._bisect_step(bracket)
         for name, step in list(self._stepped.items()):
             index = [p.name for p in self.numeric].index(name)
