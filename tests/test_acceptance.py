@@ -39,7 +39,8 @@ def test_auto_recovers_the_memo_blur_exactly(memo: dict[str, Path]) -> None:
     assert result.best_params["sigma"] == pytest.approx(20, abs=0.05)
     assert result.best_error <= 1e-4
     assert result.stopped == "exact"  # it stops once the render is indistinguishable
-    assert result.evaluations < 200
+    # Least squares leaps to where the V of rounding flips reaches zero: 65 evaluations (it crept on for 180).
+    assert result.evaluations <= 100
     assert "acts in steps (renders identical within 0.5)" in result.flags["radius"]
     assert result.uncertainty["radius"] == pytest.approx([27, 27.5])  # the step, measured and recognised as round
     assert not result.warnings

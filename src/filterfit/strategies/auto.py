@@ -75,6 +75,8 @@ NEEDLE_SHRINK = 8
 KEEP_RESIDUALS = 12  # evaluations whose residuals stay in memory
 FAILED_PROBE_GROWTH = 1.5  # a difference step whose probe failed is this much wider next time
 FAILED_PROBE_RETRIES = 6  # Jacobians given up for failed probes before least squares stops
+ONE_LEVEL = 0.9  # share of differing samples one quantisation level off: the squared error is a V
+LEAP_GAIN = 0.35  # relative improvement below which least squares in the V leaps to its predicted zero
 
 
 @dataclass
@@ -455,7 +457,7 @@ class AutoStrategy(Strategy):
         iterations: int = MAX_ITERATIONS,
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Levenberg-Marquardt on the free parameters, from (x, base)."""
-        damping, stalls, central, retries = 1e-3, 0, False, 0
+        damping, stalls, central, retries, leaping = 1e-3, 0, False, 0, True
         for i, param in enumerate(self.numeric):  # continuous steps are learnt afresh at each start
             if param.name not in self._stepped:
                 self._steps[i] = max(FIRST_STEP, param.resolution)
@@ -493,12 +495,35 @@ class AutoStrategy(Strategy):
                 # show through quantisation miss the curvature; central ones cancel it.
                 central = central or gain < CENTRAL_GAIN * _loss(base)
                 self._narrow_steps(np.abs(candidates[index][0] - x), free)
+                moved, before = candidates[index][0] - x, base
                 x, base, damping = candidates[index][0], results[index], candidates[index][1] / 3
+                # Within a level of the target the error counts rounding flips: a V, not the parabola least
+                # squares models, so it creeps; the V's slope along the move predicts where it reaches zero.
+                if leaping and gain < LEAP_GAIN * _loss(before) and _one_level(base):
+                    leap = self._leap(x, moved, before, base)
+                    if leap is not None:
+                        result = (yield [self._compose(leap, choices)])[0]
+                        leaping = _loss(result) < _loss(base)
+                        if leaping:
+                            x, base = leap, result
             else:
                 damping, stalls = candidates[-1][1] * 8, stalls + 1
                 if damping > 1e6:
                     break
         return x, base
+
+    def _leap(self, x: np.ndarray, moved: np.ndarray, before: Evaluation, after: Evaluation) -> np.ndarray | None:
+        """Where the squared error, falling like a V along the last move, reaches zero; None if it cannot tell.
+
+        The V is a continuous parameter's: a move that changed a stepped parameter's step says nothing of it.
+        """
+        fall = _exact_squares(before) - _exact_squares(after)
+        stepped = np.array([p.name in self._stepped for p in self.numeric])
+        jumped = stepped & (moved != 0) & ~self._within_step(x - moved, moved)
+        if fall <= 0 or jumped.any():
+            return None
+        point = np.clip(x + np.where(stepped, 0.0, moved) * _exact_squares(after) / fall, 0, 1)
+        return None if np.array_equal(point, x) else point
 
     def _backward_probes(
         self, x: np.ndarray, forward: list[np.ndarray], free: np.ndarray
@@ -693,6 +718,8 @@ class AutoStrategy(Strategy):
                 fitted_x, fitted = yield from self._levenberg_marquardt(
                     fitted_x, fitted, choices, others, iterations=WALK_ITERATIONS
                 )
+                if fitted.loss and _one_level(fitted, everywhere=True):  # most likely the right step: finish it first
+                    fitted_x, fitted = yield from self._levenberg_marquardt(fitted_x, fitted, choices, others)
             _log.debug(
                 "after %d evaluations: step %s -> %s loss %.6g", len(self._cache), name, fitted.params, fitted.loss
             )
@@ -820,6 +847,23 @@ def _below_quantisation(change: np.ndarray) -> bool:
         return True
     level = moved.min()
     return float(np.abs(change).mean()) < 0.5 * level
+
+
+def _one_level(evaluation: Evaluation, everywhere: bool = False) -> bool:
+    """True when the render differs from the target by one quantisation level where it differs (mostly, or everywhere).
+
+    There a continuous parameter's residuals are rounding flips whose number grows like the
+    distance from the answer: the squared error is a V. A wrong step of a stepped parameter
+    (the blur's kernel width) leaves some samples several levels off even at its best.
+    """
+    if evaluation.residuals is None:
+        return False
+    moved = np.abs(evaluation.residuals[evaluation.residuals != 0])
+    if moved.size == 0:
+        return False
+    if everywhere:
+        return bool(moved.max() <= 1.5 * moved.min())
+    return float(np.mean(moved <= 1.5 * moved.min())) >= ONE_LEVEL
 
 
 def _round_step(param: Param, x: float, above: float, below: float, error: float) -> tuple[float, float]:
