@@ -160,21 +160,20 @@ def test_auto_measures_a_step_exactly_only_for_the_report(seed, small_pixels):
     assert [p.number for p in result.probes] == list(range(len(result.probes)))  # numbered once, settling first
 
 
-@pytest.mark.xfail(
-    reason="auto's axis line scans try 7 fixed points, levels 3, 5, ..., 15 here (never 6); every level "
-    "changes the render, so no steps are found and no step-wise walk happens; least squares cannot cross "
-    "levels: it ends at level 11 (error 0.044) for seeds 0, 1, 3, 4 (seed 2 finds 6)",
-    strict=True,
-)
-def test_auto_finds_a_posterisation_level(small_pixels):
-    """Errors at gain 0.9 by level: 5: 0.074, 6: 0, 7: 0.057, 8: 0.057, 9: 0.054, 10: 0.048, 11: 0.044."""
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_auto_finds_a_posterisation_level(seed, small_pixels):
+    """Errors at gain 0.9 by level: 5: 0.074, 6: 0, 7: 0.057, 8: 0.057, 9: 0.054, 10: 0.048, 11: 0.044.
+
+    Least squares cannot cross levels and ends at 11; the walk over levels gets to 6 in the budget
+    because it fits gain on each level by a parabola, not by least squares (4 seeds of 5 ended at 11).
+    """
 
     def posterise(image, level, gain):
         return np.clip(np.round(image * level) / level * gain, 0, 1)
 
     space = {"level": "2:16:int", "gain": (0.5, 1.5)}
     target = posterise(small_pixels, 6, 0.9)
-    result = filterfit.fit(posterise, space, small_pixels, target, strategy="auto", budget=120, workers=1, seed=0)
+    result = filterfit.fit(posterise, space, small_pixels, target, strategy="auto", budget=120, workers=1, seed=seed)
     assert result.best_params["level"] == 6
 
 
