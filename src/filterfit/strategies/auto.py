@@ -19,11 +19,15 @@ evaluations (batches keep every worker busy):
    several damping values per iteration evaluated as one batch, and central
    differences once progress slows (forward differences over steps wide
    enough to show through 8-bit quantisation are biased, and correlated
-   parameters then only creep towards the answer);
+   parameters then only creep towards the answer); within one quantisation
+   level of the target the squared error is a V of rounding flips, and a
+   creeping step is followed by a leap to where that V reaches zero;
 3. a step-wise polish of the stepped parameters (step widths and edges that
-   are round numbers within the precision measured are taken as exact);
+   are round numbers within the precision measured are taken as exact),
+   re-fitting a lone continuous parameter on each step by a parabola;
 4. where the render is close but not equal to the target, a search along
-   each continuous parameter for the narrow V of the quantised error;
+   each continuous parameter for the narrow V of the quantised error (first,
+   before the polish, when the render is within one level everywhere);
 then again from the next start while budget remains.
 """
 
@@ -320,6 +324,8 @@ class AutoStrategy(Strategy):
         free = np.ones(len(self.numeric), dtype=bool)
         x, base = yield from self._levenberg_marquardt(x, base, choices, free)
         _log.debug("after %d evaluations: least squares to %s loss %.6g", len(self._cache), base.params, base.loss)
+        if base.loss and _one_level(base, everywhere=True):  # most likely exact on this step: no walk needed
+            x, base = yield from self._needle(x, base, choices)
         if not hinted:  # the search that gave the hint has compared the steps
             x, base = yield from self._polish_steps(x, base, choices)
         _log.debug("after %d evaluations: polished to %s loss %.6g", len(self._cache), base.params, base.loss)
