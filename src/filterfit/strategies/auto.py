@@ -324,7 +324,7 @@ class AutoStrategy(Strategy):
         free = np.ones(len(self.numeric), dtype=bool)
         x, base = yield from self._levenberg_marquardt(x, base, choices, free)
         _log.debug("after %d evaluations: least squares to %s loss %.6g", len(self._cache), base.params, base.loss)
-        if base.loss and _one_level(base, everywhere=True):  # most likely exact on this step: no walk needed
+        if base.loss and _one_level(base, everywhere=True):  # most likely the right step: an exact render ends it
             x, base = yield from self._needle(x, base, choices)
         if not hinted:  # the search that gave the hint has compared the steps
             x, base = yield from self._polish_steps(x, base, choices)
