@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,15 +75,29 @@ def child_accounting_check(disk_folder: Path) -> Writes:
 def bare_blur_seconds(source: Path, repeats: int) -> float:
     """Median time of one ``convert ppm:- -blur 27x20 ppm:-`` fed from memory, one thread, like a worker's."""
     ppm = encode_pnm(load_image(source).pixels, 8)
-    environment = {**os.environ, **SINGLE_THREAD}
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(
-            ["convert", "ppm:-", "-blur", "27x20", "ppm:-"], input=ppm, capture_output=True, env=environment, check=True
-        )
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(_bare_blur(ppm, "27x20") for _ in range(repeats))
+
+
+def own_bare_blurs_seconds(source: Path, evaluated: Iterable[dict[str, float]]) -> float:
+    """The bare blurs of a run's own evaluations, one each, summed: what its evaluations cost at the least.
+
+    A blur's cost grows with its radius (a radius of 100 takes about 3 times one of 27), so this
+    separates filterfit's overhead from where the search chose to evaluate.
+    """
+    ppm = encode_pnm(load_image(source).pixels, 8)
+    return sum(_bare_blur(ppm, f"{params['radius']}x{params['sigma']}") for params in evaluated)
+
+
+def _bare_blur(ppm: bytes, geometry: str) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        ["convert", "ppm:-", "-blur", geometry, "ppm:-"],
+        input=ppm,
+        capture_output=True,
+        env={**os.environ, **SINGLE_THREAD},
+        check=True,
+    )
+    return time.perf_counter() - started
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class Outcome:
     best_params: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0  # fit() called -> result returned
     note: str = ""
+    evaluated: tuple[dict[str, Any], ...] = ()  # the parameters of every evaluation, in trial order
+    evaluating_s: float = 0.0  # the time spent inside evaluations, summed over them (all workers)
 
     @property
     def ran(self) -> bool:
@@ -129,6 +131,8 @@ def run(problem: BenchProblem, method: Method, seed: int, budget: int) -> Outcom
         best_params=dict(result.best_params),
         wall_s=wall,
         note=getattr(strategy, "note", ""),
+        evaluated=tuple(dict(r.params) for r in result.history),
+        evaluating_s=sum(r.seconds or 0.0 for r in result.history),
     )
 
 

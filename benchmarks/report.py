@@ -112,7 +112,17 @@ def _bound_text(results: Results) -> str:
     if not bounds:
         return ""
     rows = [
-        (str(seed), str(n), f"{bound:.2f}", f"{wall:.2f}", f"{wall / bound:.2f}") for seed, n, bound, wall in bounds
+        (
+            str(row.seed),
+            str(row.evaluations),
+            f"{row.bound:.2f}",
+            f"{row.wall:.2f}",
+            f"{row.wall / row.bound:.2f}",
+            f"{row.evaluating:.2f}",
+            "-" if row.own_bare is None else f"{row.own_bare:.2f}",
+            "-" if not row.own_bare else f"{row.wall / (row.own_bare / 2):.2f}",
+        )
+        for row in bounds
     ]
     startup = (
         f" A `filterfit fit` command adds {results.import_s:.1f} s of Python start-up and imports."
@@ -125,7 +135,24 @@ def _bound_text(results: Results) -> str:
         "`convert ppm:- -blur 27x20 ppm:-` fed the 512x512 photo from memory, MAGICK_THREAD_LIMIT=1 (as a worker). "
         f"Bound = {goals.BOUND_FACTOR} x evaluations x that / 2 workers. Wall = the `filterfit.fit()` call in this "
         f"process, from the call to the returned answer (images loaded, workers started).{startup}\n\n"
-        + _table(["seed", "evaluations", "bound s", "wall s", "wall / bound"], rows)
+        'Where the time goes: "in evaluations" sums the time inside each evaluation (render, decode, score) over '
+        'both workers; "own bare blurs" sums one bare blur (as above) at each evaluation\'s own radius and sigma, '
+        "timed after the fits. A blur's cost grows with its radius (radius 100 costs about 3 times radius 27) and "
+        "the search evaluates radii across [0, 100], so the last column is filterfit's own overhead: pipes, PNG, "
+        "scoring, the strategy, and workers left idle by batches of one.\n\n"
+        + _table(
+            [
+                "seed",
+                "evaluations",
+                "bound s",
+                "wall s",
+                "wall / bound",
+                "in evaluations s",
+                "own bare blurs s",
+                "wall / (own bare blurs / 2)",
+            ],
+            rows,
+        )
     )
 
 

@@ -39,6 +39,7 @@ class Results:
     memo: list[MemoResult] = field(default_factory=list)
     blur_s: float | None = None
     blur_repeats: int = 0
+    own_bare_s: dict[int, float] = field(default_factory=dict)  # B1 auto seed -> its evaluations' bare blurs, summed
     import_s: float | None = None
     speedup: Speedup | None = None
     disk: DiskFigure | None = None

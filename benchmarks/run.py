@@ -215,6 +215,8 @@ def measure_after(results: Results, plan: Plan, args: argparse.Namespace) -> Non
         seeds, budget = plan.memo
         results.memo = [run_memo_measured(b1, budget, seed) for seed in range(seeds)]
     if not args.no_measurements:
+        for outcome in results.runs("B1", "auto"):
+            results.own_bare_s[outcome.seed] = measure.own_bare_blurs_seconds(b1.source, outcome.evaluated)
         results.speedup = measure.parallel_speedup(b1, plan.parallel_budget)
         _log(f"parallel: {results.speedup}")
         results.disk = measure.cli_disk_writes(b1, plan.disk_budget)
