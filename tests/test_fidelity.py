@@ -161,3 +161,23 @@ def test_a_crop_asked_for_a_look_or_a_strategy_object_is_refused_not_ignored(sma
         filterfit.fit(
             "convert {input} -blur 0x{sigma} {output}", space, small_photo, small_photo, strategy=strategy, crop=True
         )
+
+
+def test_a_crop_answer_that_is_exact_on_the_whole_photo_ends_the_fit(small_pixels):
+    """The whole photo's first evaluation (the crop's answer) has rmse 0: nothing is left to search.
+
+    auto used to start a fit from that hint, find nothing to evaluate, and crash with StopIteration.
+    """
+
+    def brighter(pixels, level):
+        return np.clip(pixels + level / 255, 0, 1)
+
+    photo = np.tile(small_pixels, (25, 25, 1))[:800, :800]  # big enough for a crop
+    target = brighter(photo, 37)
+    result = filterfit.fit(
+        brighter, ["level=0:100:int"], photo, target, crop=True, budget=40, workers=1, seed=0, probes=0
+    )
+    assert result.best_params == {"level": 37}
+    assert result.best_error == 0
+    whole = [r for r in result.history if r.crop is None]
+    assert len(whole) == 1 and whole[0].params == {"level": 37}

@@ -224,7 +224,12 @@ class AutoStrategy(Strategy):
         while idle < IDLE_BATCHES:
             if self._task is None:
                 self._task = _Task(self._next_search())
-                batch = next(self._task.search)
+                try:
+                    batch = next(self._task.search)
+                except StopIteration:  # nothing to evaluate: a start (a hint) that is exact already
+                    self._task = None
+                    idle += 1
+                    continue
             elif all(key in self._cache for key in self._task.waiting):
                 results = [self._cache[key] for key in self._task.waiting]
                 try:
