@@ -43,6 +43,18 @@ def _start_worker(problem: Problem) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _start(problem: Problem, workers: int) -> Executor:
+    if workers <= 1:
+        return ThreadPoolExecutor(max_workers=1)
+    # fork: workers inherit the decoded images instead of unpickling them,
+    # and Python function filters need not be importable.
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    context = multiprocessing.get_context(method)
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(problem,))
+    executor.submit(os.getpid).result()  # start every worker now, before any other thread
+    return executor
+
+
 def _evaluate(params: dict[str, Any], residuals: bool) -> Evaluation:
     assert _PROBLEM is not None, "worker started without a problem"
     return _PROBLEM.evaluate(params, residuals=residuals)
@@ -63,18 +75,11 @@ class Evaluator:
         # between calls they took 0.65 s of a core from the programs evaluated in a 5 s fit. One thread
         # also sums in the same order on every machine, so a seed gives the same search everywhere.
         self._blas = threadpool_limits(limits=1, user_api="blas")
-        self._executor: Executor
-        if workers <= 1:
-            self._executor = ThreadPoolExecutor(max_workers=1)
-        else:
-            # fork: workers inherit the decoded images instead of unpickling them,
-            # and Python function filters need not be importable.
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            context = multiprocessing.get_context(method)
-            self._executor = ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_start_worker, initargs=(problem,)
-            )
-            self._executor.submit(os.getpid).result()  # start every worker now, before any other thread
+        try:
+            self._executor = _start(problem, workers)
+        except BaseException:
+            self._blas.restore_original_limits()
+            raise
 
     def submit(self, params: dict[str, Any], *, residuals: bool = False) -> Future[Evaluation]:
         if isinstance(self._executor, ThreadPoolExecutor):
