@@ -70,10 +70,11 @@ class Evaluator:
     def __init__(self, problem: Problem, workers: int) -> None:
         self.problem = problem
         self.workers = workers
-        # One BLAS thread while evaluations run, here and in the workers forked below. The strategy's
-        # algebra is a Jacobian of a few columns: OpenBLAS's extra threads gain nothing on it, and spinning
-        # between calls they took 0.65 s of a core from the programs evaluated in a 5 s fit. One thread
-        # also sums in the same order on every machine, so a seed gives the same search everywhere.
+        # One BLAS thread while evaluations run, here and in the workers forked below (spawned ones, off
+        # Linux, start afresh). The strategy's algebra is a Jacobian of a few columns: OpenBLAS's extra
+        # threads gain nothing on it, and spinning between calls they took 0.65 s of a core from the
+        # programs evaluated in a 5 s fit. One thread also sums in the same order on every machine, so a
+        # seed gives the same search everywhere.
         self._blas = threadpool_limits(limits=1, user_api="blas")
         try:
             self._executor = _start(problem, workers)
