@@ -101,10 +101,10 @@ def to_float(array: np.ndarray) -> np.ndarray:
         array = array[:, :, np.newaxis]
     if array.ndim != 3:
         raise ImageError(f"an image must have 2 or 3 dimensions, but got shape {array.shape}")
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / np.float32(255)
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / np.float32(65535)
+    if array.dtype in (np.uint8, np.uint16):
+        pixels = array.astype(np.float32)
+        pixels /= np.float32(np.iinfo(array.dtype).max)  # in place: a second fresh array costs its page faults
+        return pixels
     if np.issubdtype(array.dtype, np.floating):
         return np.clip(array, 0, 1).astype(np.float32, copy=False)
     if array.dtype == bool:
