@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -79,20 +80,26 @@ def bare_blur_seconds(source: Path, repeats: int) -> float:
     return statistics.median(_bare_blur(ppm, "27x20") for _ in range(repeats))
 
 
-def own_bare_blurs_seconds(source: Path, evaluated: Iterable[dict[str, float]]) -> float:
+def own_bare_blurs_seconds(source: Path, evaluated: Iterable[tuple[dict[str, float], str | None]]) -> float:
     """The bare blurs of a run's own evaluations, one each, summed: what its evaluations cost at the least.
 
     A blur's cost grows with its radius (a radius of 100 takes about 3 times one of 27), so this
-    separates filterfit's overhead from where the search chose to evaluate.
+    separates filterfit's overhead from where the search chose to evaluate. An evaluation of a crop
+    (``"WxH+X+Y"``) is timed on that crop of the photo.
     """
-    ppm = _photo_ppm(source)
-    return sum(_bare_blur(ppm, f"{params['radius']}x{params['sigma']}") for params in evaluated)
+    return sum(
+        _bare_blur(_photo_ppm(source, crop), f"{params['radius']}x{params['sigma']}") for params, crop in evaluated
+    )
 
 
 @functools.cache
-def _photo_ppm(source: Path) -> bytes:
-    """The photo as a worker pipes it to ``convert``: decoded and encoded once per benchmark run."""
-    return encode_pnm(load_image(source).pixels, 8)
+def _photo_ppm(source: Path, crop: str | None = None) -> bytes:
+    """The photo (or a crop of it) as a worker pipes it to ``convert``: encoded once per benchmark run."""
+    pixels = load_image(source).pixels
+    if crop is not None:
+        width, height, left, top = map(int, re.split(r"[x+]", crop))
+        pixels = pixels[top : top + height, left : left + width]
+    return encode_pnm(pixels, 8)
 
 
 def _bare_blur(ppm: bytes, geometry: str) -> float:

@@ -136,9 +136,10 @@ def _bound_text(results: Results) -> str:
         f"Bound = {goals.BOUND_FACTOR} x evaluations x that / 2 workers. Wall = the `filterfit.fit()` call in this "
         f"process, from the call to the returned answer (images loaded, workers started).{startup}\n\n"
         'Where the time goes: "in evaluations" sums the time inside each evaluation (render, decode, score) over '
-        'both workers; "own bare blurs" sums one bare blur (as above) at each evaluation\'s own radius and sigma, '
-        "timed after the fits. A blur's cost grows with its radius (radius 100 costs about 3 times radius 27) and "
-        "the search evaluates radii across [0, 100], so the last column is filterfit's own overhead: pipes, PNG, "
+        'both workers; "own bare blurs" sums one bare blur (as above) at each evaluation\'s own radius and sigma, on '
+        "the pixels it rendered (the crop, for auto's scans), timed after the fits. A blur's cost grows with its "
+        "radius (radius 100 costs about 3 times radius 27) and the search evaluates radii across [0, 100], so "
+        "the last column is filterfit's own overhead: pipes, PNG, "
         "scoring, the strategy, and workers left idle by batches of one.\n\n"
         + _table(
             [

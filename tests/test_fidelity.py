@@ -60,6 +60,84 @@ def test_a_crop_asked_for_on_a_photo_below_the_size_threshold_is_made():
     assert plan_crop(_pairs(800, 800), enabled=True, masked=False) is not None
 
 
+def test_auto_scans_a_smaller_crop_of_a_photo_too_small_for_a_whole_search_on_one():
+    pairs = _pairs(512, 400)
+    plan = plan_crop(pairs, enabled=None, masked=False, scans=True)
+    assert plan is not None and plan.scan_only
+    assert plan.geometry == "320x320+96+40"
+    assert plan.border == 64
+    np.testing.assert_array_equal(plan.pairs[0][1].pixels, pairs[0][1].pixels[40:360, 96:416])
+    assert not plan_crop(_pairs(1600, 1200), enabled=None, masked=False, scans=True).scan_only  # the whole search
+
+
+@pytest.mark.parametrize(
+    ("pairs", "enabled", "masked"),
+    [(_pairs(512, 512), None, False), (_pairs(300, 512), None, True), (_pairs(319, 512), None, False)],
+    ids=["not-auto", "mask", "too-small"],
+)
+def test_no_scan_crop_for_another_strategy_a_mask_or_a_photo_smaller_than_it(pairs, enabled, masked):
+    scans = masked or pairs[0][0].width < 320  # auto, except in the first case
+    assert plan_crop(pairs, enabled=enabled, masked=masked, scans=scans) is None
+
+
+def test_a_crop_asked_for_is_a_whole_search_and_no_crop_means_none_at_all():
+    with pytest.raises(FilterFitError, match="smaller than the 768x768 crop"):
+        plan_crop(_pairs(512, 512), enabled=True, masked=False, scans=True)
+    assert plan_crop(_pairs(512, 512), enabled=False, masked=False, scans=True) is None
+
+
+def _stepped(pixels: np.ndarray, level: float, gain: float) -> np.ndarray:
+    return pixels * gain + np.floor(level * 2) / 20  # renders identical within steps of 0.5
+
+
+def test_a_scan_only_search_stops_where_least_squares_would_start(small_pixels):
+    space = as_space(["level=1:5", "gain=0.5:1.5"])
+    strategy = get_strategy("auto", space, seed=0, budget=100)
+    strategy.scan_only = True
+    result = filterfit.fit(
+        _stepped, space, small_pixels, _stepped(small_pixels, 2.2, 0.8), strategy=strategy, budget=100, workers=1
+    )
+    assert result.stopped == "exhausted"
+    assert 22 <= result.evaluations < 40  # a scan of 8 and line scans of 7 per axis, steps measured, no more
+    assert strategy.start in [r.params for r in result.history]
+    assert any("steps" in flag for flag in strategy.flags()["level"])
+
+
+def test_the_whole_photo_starts_from_a_scan_crop_with_least_squares_probes_in_the_same_batch(small_pixels):
+    """The start and the first difference probes need nothing from each other: one batch, both workers busy."""
+    import optuna
+
+    space = as_space(["level=1:5", "gain=0.5:1.5"])
+    scanned = get_strategy("auto", space, seed=0, budget=100)
+    scanned.scan_only = True
+    filterfit.fit(_stepped, space, small_pixels, _stepped(small_pixels, 2.2, 0.8), strategy=scanned, budget=100)
+    whole = get_strategy("auto", space, seed=0, budget=100, workers=2)
+    whole.hint([scanned.start], learnt_from=scanned)
+    study = optuna.create_study()
+    asked = []
+    while (trial := whole.ask(study)) is not None:
+        asked.append(trial.params)
+    assert asked[0] == scanned.start
+    assert len(asked) == 3  # the start and a forward probe per parameter, before any result is back
+
+
+@pytest.mark.slow
+def test_fit_scans_a_crop_then_searches_the_whole_photo_to_the_exact_step(small_pixels):
+    photo = np.tile(small_pixels, (13, 13, 1))[:400, :400]  # too small for a whole search on a crop
+    target = _stepped(photo, 2.2, 0.8)
+    space = ["level=1:5", "gain=0.5:1.5"]
+    result = filterfit.fit(_stepped, space, photo, target, budget=120, workers=2, seed=0, probes=0)
+    cropped = [r for r in result.history if r.crop is not None]
+    whole = [r for r in result.history if r.crop is None]
+    assert cropped and {r.crop for r in cropped} == {"320x320+40+40"}
+    assert min(r.number for r in whole) > max(r.number for r in cropped)
+    assert whole[0].params in [r.params for r in cropped]  # the crop's start, evaluated again on the whole photo
+    assert result.best_error < 1e-5
+    assert 2 <= result.best_params["level"] < 2.5 and result.best_params["gain"] == pytest.approx(0.8, abs=1e-4)
+    unscanned = filterfit.fit(_stepped, space, photo, target, budget=120, workers=2, seed=0, probes=0, crop=False)
+    assert all(r.crop is None for r in unscanned.history)
+
+
 def test_a_hint_is_the_first_trial_a_sampler_strategy_asks_for():
     import optuna
 

@@ -141,7 +141,10 @@ def _fit_options(function: Any) -> Any:
 @click.option(
     "--crop/--no-crop",
     default=None,
-    help="Search a centre crop first, finish on the whole image [default: for photos of 1.5 megapixels or more].",
+    help=(
+        "Search a centre crop first, finish on the whole image [default: for photos of 1.5 megapixels or more; "
+        "auto scans a smaller crop of photos from 320x320]. --no-crop for filters that depend on the whole frame."
+    ),
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Folder for result.json, best.png, diff.png, plots."

@@ -144,7 +144,9 @@ def fit(
     crop : bool, optional
         Search a centre crop first and finish at full resolution (see
         :mod:`filterfit.fidelity`). Default: for one pair of photos of 1.5
-        megapixels or more, when the strategy is given by name.
+        megapixels or more, when the strategy is given by name; ``auto``
+        scans a smaller crop of photos from 320x320 and does the rest on the
+        whole photo. False for filters that depend on the whole frame.
     callback : callable, optional
         Called with a :class:`Progress` after each evaluation.
     probes : int
@@ -184,9 +186,9 @@ def fit(
         if not isinstance(filter, Look):
             why = "a strategy object cannot be copied for it: give the strategy by name"
         raise FilterFitError(f"cannot search on a crop: {why}; leave out --crop")
-    plan = plan_crop(images, enabled=crop, masked=mask is not None) if wants_crop else None
     problem = _problem(filter, space, images, metric, mask, workers)
     strategy_name, strategy = strategy, get_strategy(strategy, space, seed=seed, budget=budget, workers=workers)
+    plan = plan_crop(images, enabled=crop, masked=mask is not None, scans=strategy.scans_first) if wants_crop else None
     if isinstance(filter, Look):
         strategy.hint(_look_start(filter, space))
     folder = prepare_folder(out) if out is not None else None
@@ -208,6 +210,7 @@ def fit(
         crop_problem = _problem(filter, space, plan.pairs, metric, crop_mask, workers)
         crop_budget = plan.budget(budget)
         crop_strategy = get_strategy(strategy_name, space, seed=seed, budget=crop_budget, workers=workers)
+        crop_strategy.scan_only = plan.scan_only
         crop_run = _Run(
             crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry, folder=folder
         )
@@ -403,9 +406,13 @@ class _Run:
         self.beat_every = interval / 2 if interval else None
 
     def follow(self, crop: _Run) -> None:
-        """Go on from a search of a crop: its evaluations count, its best is the first to try here."""
+        """Go on from a search of a crop: its evaluations count, its answer is the first to try here.
+
+        A scan-only search's answer is where its local search would have started, not its best.
+        """
         self.records, self.started = crop.records + self.records, crop.started
-        self.strategy.hint([crop.best.params] if crop.best else [], learnt_from=crop.strategy)
+        start = crop.strategy.start or (crop.best.params if crop.best else None)
+        self.strategy.hint([start] if start else [], learnt_from=crop.strategy)
         if crop.stopped == "interrupted":  # no full-resolution phase: the crop's best is the answer so far
             self.stopped, self.best, self.elapsed = "interrupted", crop.best, crop.elapsed
             self.interrupted_crop = crop.crop

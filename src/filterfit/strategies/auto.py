@@ -118,6 +118,7 @@ class AutoStrategy(Strategy):
 
     name = "auto"
     wants_residuals = True
+    scans_first = True
 
     def __init__(self, space: Space, *, seed: int | None = None, budget: int = 200, workers: int = 1) -> None:
         super().__init__(space, seed=seed, budget=budget, workers=workers)
@@ -141,6 +142,7 @@ class AutoStrategy(Strategy):
         self._centres: dict[str, float] = {}  # a step's middle, per stepped parameter
         # Steps whose edges are bracketed only: least squares needs no more, walks and reports do.
         self._brackets: dict[str, _Bracket] = {}
+        self._hint_is_answer = True  # a hint ends a search (a crop's): no line scans, no polish from it
 
     # -- the driver's side -------------------------------------------------
 
@@ -153,6 +155,7 @@ class AutoStrategy(Strategy):
             self._brackets = dict(learnt_from._brackets)  # bisected against renders made here (see _bisect_step)
             self._steps, self._floors = learnt_from._steps.copy(), learnt_from._floors.copy()
             self._probed = learnt_from._probed
+            self._hint_is_answer = not learnt_from.scan_only
 
     def ask(self, study: optuna.Study) -> optuna.Trial | None:
         self._advance()
@@ -222,6 +225,8 @@ class AutoStrategy(Strategy):
         """
         idle = 0
         while idle < IDLE_BATCHES:
+            if self._task is None and self.start is not None:  # a scan-only search is done
+                return
             if self._task is None:
                 self._task = _Task(self._next_search())
                 try:
@@ -291,10 +296,22 @@ class AutoStrategy(Strategy):
         self._scanned.extend(_key(result, self.space) for result in results)
 
     def _evaluate_hints(self) -> Search:
-        """The hinted points, as the starts to fit from before any scan."""
+        """The hinted points, as the starts to fit from before any scan.
+
+        A lone hint that only starts a search (a scan-only crop's) comes with
+        least squares' first difference probes around it: they need nothing
+        from its evaluation, and a batch of one would leave the other workers idle.
+        """
         hints, self.hints = self.hints, []
-        points = [self._compose(self._unit(tuple(h[n] for n in self.space.names)), self._choices(h)) for h in hints]
-        results = yield points
+        units = [(self._unit(tuple(h[n] for n in self.space.names)), self._choices(h)) for h in hints]
+        ahead = []
+        if len(units) == 1 and not self._hint_is_answer:
+            self._reset_steps()
+            unit, choices = units[0]
+            x = self._unit(tuple(self._params(self._compose(unit, choices)).values()))  # as least squares will see it
+            ahead = [self._compose(self._probe(x, i, self._steps[i]), choices) for i in range(len(self.numeric))]
+        points = [self._compose(unit, choices) for unit, choices in units]
+        results = (yield points + ahead)[: len(points)]
         keys = [_key(result, self.space) for result in results]
         self._scanned.extend(keys)
         self._hinted.update(keys)
@@ -326,12 +343,15 @@ class AutoStrategy(Strategy):
         if not self._probed:
             yield from self._find_steps(x, base, choices)
             _log.debug("after %d evaluations: steps %s", len(self._cache), self._stepped)
+        if self.scan_only:
+            self.start = base.params
+            return
         free = np.ones(len(self.numeric), dtype=bool)
         x, base = yield from self._levenberg_marquardt(x, base, choices, free)
         _log.debug("after %d evaluations: least squares to %s loss %.6g", len(self._cache), base.params, base.loss)
         if base.loss and _one_level(base, everywhere=True):  # most likely the right step: an exact render ends it
             x, base = yield from self._needle(x, base, choices)
-        if not hinted:  # the search that gave the hint has compared the steps
+        if not (hinted and self._hint_is_answer):  # the search that gave the hint has compared the steps
             x, base = yield from self._polish_steps(x, base, choices)
         _log.debug("after %d evaluations: polished to %s loss %.6g", len(self._cache), base.params, base.loss)
         if base.loss:
@@ -471,10 +491,7 @@ class AutoStrategy(Strategy):
     ) -> Generator[Batch, list[Evaluation], tuple[np.ndarray, Evaluation]]:
         """Levenberg-Marquardt on the free parameters, from (x, base)."""
         damping, stalls, central, retries, leaping = 1e-3, 0, False, 0, True
-        for i, param in enumerate(self.numeric):  # continuous steps are learnt afresh at each start
-            if param.name not in self._stepped:
-                self._steps[i] = max(FIRST_STEP, param.resolution)
-                self._floors[i] = max(SMALLEST_STEP, param.resolution)
+        self._reset_steps()
         for _ in range(iterations):
             if base.loss == 0 or base.residuals is None or stalls >= 3:
                 break
@@ -537,6 +554,13 @@ class AutoStrategy(Strategy):
             return None
         point = np.clip(x + np.where(stepped, 0.0, moved) * _exact_squares(after) / fall, 0, 1)
         return None if np.array_equal(point, x) else point
+
+    def _reset_steps(self) -> None:
+        """Continuous parameters' difference steps are learnt afresh at each start of least squares."""
+        for i, param in enumerate(self.numeric):
+            if param.name not in self._stepped:
+                self._steps[i] = max(FIRST_STEP, param.resolution)
+                self._floors[i] = max(SMALLEST_STEP, param.resolution)
 
     def _backward_probes(
         self, x: np.ndarray, forward: list[np.ndarray], free: np.ndarray

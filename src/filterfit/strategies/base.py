@@ -32,6 +32,10 @@ class Strategy(ABC):
 
     name: str = "strategy"
     wants_residuals: bool = False
+    #: True for a strategy that scans globally and then searches locally: it can scan a crop alone
+    #: (``scan_only``) and say where its local search would start (``start``), to go on from there
+    #: on the whole photo.
+    scans_first: bool = False
     #: Set by the run: the study's own trial for exactly these parameters, when it has one
     #: (a resumed run's evaluations), so that ``ask_fixed`` does not evaluate them again.
     known: Callable[[optuna.Study, dict[str, Any]], optuna.Trial | None] | None = None
@@ -42,6 +46,8 @@ class Strategy(ABC):
         self.budget = budget
         self.workers = workers
         self.hints: list[dict[str, Any]] = []  # parameters to evaluate before anything else
+        self.scan_only = False  # set on a strategy that ``scans_first``: stop where the local search would start
+        self.start: dict[str, Any] | None = None  # that point, once a scan-only search has found it
 
     def hint(self, points: Sequence[Mapping[str, Any]], *, learnt_from: Strategy | None = None) -> None:
         """Start from these points (e.g. the best of a search on a crop of the photo).
