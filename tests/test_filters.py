@@ -5,6 +5,7 @@ import pickle
 import shlex
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,8 @@ def test_uses_pipes(template, uses_pipes):
         ("gm " + BLUR, "pnm", 4, ["gm", "convert", "pam:-", "-blur", "2x1", "pam:-"]),
     ],
 )
-def test_pipe_argv_by_target_format(template, fmt, channels, argv):
+def test_pipe_argv_by_target_format(template, fmt, channels, argv, monkeypatch):
+    monkeypatch.setattr(command_module, "_png_is_16_bit_cut", lambda program: False)  # the plain PNG route
     target = Image(np.zeros((2, 2, channels), dtype=np.float32), format=fmt)
     f = CommandFilter(template).prepare([], target, single_thread=False)
     assert f.pipe_argv({"radius": 2.0, "sigma": 1}, channels) == argv
@@ -277,6 +279,62 @@ def test_pipes_equal_the_program_on_the_photo(program, bit_depth, suffix, photo,
     source = save_image(load_image(photo).pixels, tmp_path / f"source{suffix}", bit_depth=bit_depth)
     render_matches_the_program(program, source, tmp_path / f"direct{suffix}", {"radius": 2.0, "sigma": 1.0})
     assert load_image(tmp_path / f"direct{suffix}").bit_depth == bit_depth
+
+
+@pytest.mark.requires("convert")
+@pytest.mark.parametrize(
+    "operations",
+    [
+        "-blur 27x20",
+        "-modulate 112.7,83.4,93.1 -sigmoidal-contrast 6.3x41.7% -gamma 1.62",
+        "-unsharp 0x3+1.5+0.02",
+        "-resize 61%",
+    ],
+)
+def test_an_8_bit_rgb_png_target_is_rendered_as_16_bit_ppm_cut_to_its_very_pixels(operations, photo, tmp_path):
+    target_path = tmp_path / "target.png"
+    subprocess.run(["convert", str(photo), *operations.split(), str(target_path)], check=True)
+    target, source = load_image(target_path), load_image(photo)
+    f = prepared(f"convert {{input}} {operations} {{output}}", target)
+    assert f.png_as_16_bit
+    assert f.pipe_argv({}, 3)[-3:] == ["-depth", "16", "ppm:-"]
+    render = f.render(source, {})
+    assert np.array_equal(render, target.pixels)
+    assert np.array_equal(render, replace(f, png_as_16_bit=False).render(source, {}))
+
+
+RGB_PNG = Image(np.zeros((2, 2, 3), dtype=np.float32), format="png")
+
+
+@pytest.mark.parametrize(
+    "template, target",
+    [
+        (BLUR, replace(RGB_PNG, bit_depth=16)),
+        (BLUR, Image(np.zeros((2, 2, 1), dtype=np.float32), format="png")),
+        (BLUR, replace(RGB_PNG, format="tiff")),
+        ("convert {input} -blur {radius}x{sigma} -depth 8 {output}", RGB_PNG),
+        ("gm " + BLUR, RGB_PNG),
+        ("my-filter --in {input} --out {output} {radius} {sigma}", RGB_PNG),
+    ],
+    ids=["16-bit", "grey", "tiff", "depth-given", "graphicsmagick", "not-a-pipe-program"],
+)
+def test_png_stays_png_where_16_bit_ppm_might_hold_other_pixels(template, target):
+    assert not prepared(template, target).png_as_16_bit
+
+
+@pytest.mark.requires("convert")
+def test_a_program_whose_16_bit_ppm_is_not_its_png_cut_writes_png(tmp_path):
+    """The check runs the program: a build that quantises otherwise (here: shifts its PPM) is caught."""
+    wrapper = tmp_path / "convert"
+    wrapper.write_text(
+        "#!/usr/bin/env python3\nimport os, sys\nargs = sys.argv[1:]\n"
+        "if args[-1] == 'ppm:-':\n    args[-1:] = ['-evaluate', 'add', '0.3%', 'ppm:-']\n"
+        "os.execvp('convert', ['convert', *args])\n"
+    )
+    wrapper.chmod(0o755)
+    assert not command_module._png_is_16_bit_cut(str(wrapper))
+    assert not command_module._png_is_16_bit_cut(str(tmp_path / "missing"))
+    assert command_module._png_is_16_bit_cut("convert")
 
 
 @pytest.mark.requires("convert")
