@@ -466,15 +466,31 @@ def test_imagemagick_writes_nothing_to_disk_per_evaluation(photo):
     source = load_image(photo)
     blur = prepared(BLUR, source)
     blur.render(source, {"radius": 3, "sigma": 2})  # the first render encodes the source once
-
-    def written() -> int:
-        lines = Path("/proc/self/io").read_text().splitlines()
-        return int(next(line.split()[1] for line in lines if line.startswith("write_bytes")))
-
-    before = written()
+    before = _written()
     for radius in range(1, 6):
         blur.render(source, {"radius": radius, "sigma": 2})
-    assert written() - before == 0
+    assert _written() - before == 0
+
+
+@pytest.mark.requires("convert")
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's per-process I/O counters")
+def test_the_check_for_16_bit_ppm_writes_nothing_to_disk(tmp_path, monkeypatch):
+    """It spooled 77 KB to /tmp per process before it ran with the evaluations' environment."""
+    import shutil
+
+    for name in ("MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"):
+        monkeypatch.delenv(name, raising=False)
+    program = tmp_path / "convert"  # a name of its own: the check runs once per program
+    program.symlink_to(shutil.which("convert"))
+    before = _written()
+    assert command_module._png_is_16_bit_cut(str(program))
+    assert _written() - before == 0
+
+
+def _written() -> int:
+    """This process's write_bytes, reaped children included."""
+    lines = Path("/proc/self/io").read_text().splitlines()
+    return int(next(line.split()[1] for line in lines if line.startswith("write_bytes")))
 
 
 @pytest.mark.requires("convert")

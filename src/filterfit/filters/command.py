@@ -268,20 +268,13 @@ class CommandFilter:
         return _decode_output(data, "the output file")
 
     def _run(self, argv: list[str], stdin: bytes | None) -> bytes:
-        env = dict(os.environ)
-        # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
-        scratch = str(_scratch_folder())
-        for name in ("MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"):
-            env.setdefault(name, scratch)
-        if self.single_thread:
-            env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
         try:
             process = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=env,
+                env=_environment(single_thread=self.single_thread),
                 start_new_session=True,  # so a timeout kills the program's children too
             )
         except FileNotFoundError:
@@ -305,6 +298,18 @@ class CommandFilter:
         if process.returncode != 0:
             raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
         return stdout
+
+
+def _environment(*, single_thread: bool) -> dict[str, str]:
+    """The environment a program runs in: temporary files in RAM, and one thread when asked."""
+    env = dict(os.environ)
+    # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
+    scratch = str(_scratch_folder())
+    for name in ("MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"):
+        env.setdefault(name, scratch)
+    if single_thread:
+        env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
+    return env
 
 
 def _signal_name(number: int) -> str:
@@ -401,7 +406,11 @@ def _png_is_16_bit_cut(program: str) -> bool:
     for name, output in (("png", ["-define", "png:compression-level=0", "png:-"]), ("ppm", ["-depth", "16", "ppm:-"])):
         try:
             done = subprocess.run(
-                [program, "ppm:-", "-blur", "0x0.8", *output], input=source, capture_output=True, timeout=30
+                [program, "ppm:-", "-blur", "0x0.8", *output],
+                input=source,
+                capture_output=True,
+                timeout=30,
+                env=_environment(single_thread=True),  # its spool files in RAM too, not on the disk
             )
         except (OSError, subprocess.TimeoutExpired):
             return False

@@ -29,6 +29,10 @@ evaluations (batches keep every worker busy):
    each continuous parameter for the narrow V of the quantised error (first,
    before the polish, when the render is within one level everywhere);
 then again from the next start while budget remains.
+
+Phase 1 and the line scans only rank far-apart points, so on a photo of some
+size they run alone on a crop of it (``scan_only``, see fidelity.py), and the
+rest starts on the whole photo from where least squares would have started.
 """
 
 from __future__ import annotations
