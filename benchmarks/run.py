@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in chosen:
             run_methods(results, problem, plan, args.methods)
         measure_after(results, plan, args)
-    report = render(results)
-    if "looks" in args.only:
-        report += "\n" + looks.render(looks.run(args.mode, args.budget, _log))
+    # the looks run before the report is rendered, so that the time it states is the whole run's
+    looks_report = looks.render(looks.run(args.mode, args.budget, _log)) if "looks" in args.only else None
+    report = render(results) + (f"\n{looks_report}" if looks_report is not None else "")
     print(report)
     args.output.write_text(report, encoding="utf-8")
     _log(f"report written to {args.output}")
