@@ -71,13 +71,12 @@ def test_auto_scans_a_smaller_crop_of_a_photo_too_small_for_a_whole_search_on_on
 
 
 @pytest.mark.parametrize(
-    ("pairs", "enabled", "masked"),
-    [(_pairs(512, 512), None, False), (_pairs(300, 512), None, True), (_pairs(319, 512), None, False)],
+    ("pairs", "masked", "scans"),
+    [(_pairs(512, 512), False, False), (_pairs(512, 512), True, True), (_pairs(319, 512), False, True)],
     ids=["not-auto", "mask", "too-small"],
 )
-def test_no_scan_crop_for_another_strategy_a_mask_or_a_photo_smaller_than_it(pairs, enabled, masked):
-    scans = masked or pairs[0][0].width < 320  # auto, except in the first case
-    assert plan_crop(pairs, enabled=enabled, masked=masked, scans=scans) is None
+def test_no_scan_crop_for_another_strategy_a_mask_or_a_photo_smaller_than_it(pairs, masked, scans):
+    assert plan_crop(pairs, enabled=None, masked=masked, scans=scans) is None
 
 
 def test_a_crop_asked_for_is_a_whole_search_and_no_crop_means_none_at_all():
