@@ -82,6 +82,26 @@ def test_fit_prints_a_table_and_writes_the_folder(images, tmp_path):
     assert data["evaluations"] == 6 and data["filter"] == BLUR and data["space"] == ["sigma=0.3:5"]
 
 
+@pytest.mark.parametrize(("budget", "probes"), [(5, 2), (12, 6)])
+def test_a_budget_bounds_every_render_and_the_outcome_line_counts_them(budget, probes, images, tmp_path):
+    """The probes take at most half the budget more; the renders are counted by the program itself."""
+    log = tmp_path / "renders.log"
+    command = f"sh -c \"echo >> '{log}' && convert {{input}} -blur 0x{{sigma}} {{output}}\""
+    out = tmp_path / "out"
+    result = invoke(*fit_args(images, "--budget", budget, "--stop-below", 0, "--out", out, command=command))
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    renders = len(log.read_text().splitlines())
+    assert (data["evaluations"], len(data["probes"]), data["renders"], data["replayed"]) == (
+        budget,
+        probes,
+        renders,
+        0,
+    )
+    assert renders == budget + probes + 1  # + best.png
+    assert f"then {probes} probes measured the intervals; {renders} renders in all" in " ".join(result.stdout.split())
+
+
 def test_json_prints_only_the_result(images, tmp_path):
     result = invoke(*fit_args(images, "--budget", 5, "--json", "--strategy", "random", "--out", tmp_path / "out"))
     assert result.exit_code == 0, result.output

@@ -33,7 +33,8 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = save_image(pixels, base / "source.png")
     target = save_image(exposure(pixels, 1.1, 0.3, 0.05), base / "target.png")
     out = base / "out"
-    filterfit.fit(exposure, SPACE, source, target, strategy="random", budget=40, workers=1, seed=0, out=out)
+    # budget 160: the probes, at most half of it, need about 60 to measure three intervals and a trade-off
+    filterfit.fit(exposure, SPACE, source, target, strategy="random", budget=160, workers=1, seed=0, out=out)
     return out
 
 

@@ -84,6 +84,17 @@ def completed(trials) -> dict[int, tuple[dict, float]]:
     return {t.number: (t.params, t.value) for t in trials if t.state == TrialState.COMPLETE}
 
 
+OUTPUT_FILES = {
+    "study.journal",
+    "study.journal.flock",
+    "result.json",
+    "best.png",
+    "diff.png",
+    "convergence.png",
+    "report.html",
+}
+
+
 def param_keys(trials) -> list[tuple]:
     """The parameters of every evaluation (not of trials abandoned before they had parameters)."""
     evaluated = [t for t in trials if t.state == TrialState.COMPLETE or "reason" in t.user_attrs]
@@ -134,6 +145,10 @@ def test_a_killed_run_resumes_without_losing_or_repeating_an_evaluation(
     assert resumed["evaluations"] == whole.evaluations <= budget
     assert (resumed["best_params"], resumed["best_error"]) == (whole.best_params, whole.best_error)
     assert sorted(param_keys(trials)) == sorted(tuple(sorted(r.params.items())) for r in whole.history)
+    # nothing per evaluation beside the study's record; auto renders again what its least squares replays
+    assert {path.name for path in (tmp_path / "killed").iterdir()} <= OUTPUT_FILES
+    assert (resumed["replayed"] > 0) == (strategy == "auto")
+    assert resumed["replayed"] <= len(before) + 2  # the completed evaluations, and those in flight at the kill
 
 
 def test_a_resumed_folder_of_another_problem_is_refused(gain_images, tmp_path):
@@ -205,8 +220,12 @@ def test_four_local_workers_share_the_folder_journal_without_storage_errors(gain
     assert len({t.user_attrs["owner"] for t in trials}) == 5  # every process took part
 
 
-def test_a_resumed_auto_replays_from_the_folder_without_rendering_again(tmp_path):
-    """Interrupted from inside (a real KeyboardInterrupt), resumed in-process: renders are counted."""
+def test_a_resumed_auto_replays_its_search_rendering_again_only_what_needs_residuals(tmp_path):
+    """Interrupted from inside (a real KeyboardInterrupt), resumed in-process: renders are counted.
+
+    The folder keeps the study and nothing per evaluation: the replayed evaluations' errors come from the
+    study, their residuals (which least squares needs) from rendering them again, counted as ``replayed``.
+    """
     import filterfit
 
     rng = np.random.default_rng(1)
@@ -233,7 +252,10 @@ def test_a_resumed_auto_replays_from_the_folder_without_rendering_again(tmp_path
     assert (first.stopped, first.evaluations, len(renders)) == ("interrupted", 25, 25 + 1)  # + best.png
     renders.clear()
     resumed = filterfit.fit(linear, space, source, target, out=tmp_path / "cut", **options)
-    assert len(renders) == whole.evaluations - 25 + 1  # the first 25 came from the study and the folder's residuals
+    assert sorted(path.name for path in (tmp_path / "cut").iterdir() if path.is_dir()) == []  # no residuals/
+    assert resumed.replayed == 25  # every replayed complete evaluation fed least squares
+    assert len(renders) == resumed.renders == whole.evaluations - 25 + resumed.replayed + 1  # + best.png
+    assert resumed.evaluations == whole.evaluations == 40  # the 25 counted once, from the study
     assert (resumed.best_params, resumed.best_error, resumed.stopped) == (
         whole.best_params,
         whole.best_error,

@@ -19,6 +19,7 @@ Modules:
     worker      -- ``filterfit worker``: join a shared study from another machine
     plots       -- convergence, slice and pairwise data, and their drawing
     uncertainty -- each parameter's interval and flags, probed around the best
+    edges       -- the flag for a best value at an end of its range
     report      -- report.html: images, parameter table, plots and facts in one page
     errors      -- FilterFitError and the errors derived from it
     demo        -- the memo's blur experiment on a bundled photo

@@ -76,7 +76,13 @@ def _fit_options(function: Any) -> Any:
         click.option(
             "--strategy", default="auto", show_default=True, type=click.Choice(STRATEGY_NAMES), help="How to search."
         ),
-        click.option("--budget", default=200, show_default=True, type=int, help="Most evaluations to make."),
+        click.option(
+            "--budget",
+            default=200,
+            show_default=True,
+            type=int,
+            help="Most evaluations of the search; the probes after it take at most half of it more.",
+        ),
         click.option("--timeout", default=60.0, show_default=True, type=float, help="Seconds one evaluation may take."),
         click.option("--workers", default=None, type=int, help="Parallel evaluations [default: the number of cores]."),
         click.option("--seed", default=None, type=int, help="Seed, for a repeatable run."),
@@ -90,7 +96,7 @@ def _fit_options(function: Any) -> Any:
             default=80,
             show_default=True,
             type=click.IntRange(min=0),
-            help="Most extra evaluations that measure each parameter's interval and flags.",
+            help="Most evaluations after the search that measure each parameter's interval and flags (<= budget/2).",
         ),
         _max_pixels_option,
     ]
@@ -295,6 +301,7 @@ def _report(result: Any, options: dict[str, Any]) -> None:
         f"({result.failed} failed) in {result.elapsed_s:.1f} s with {result.workers} workers"
         + (" - stopped: close enough to exact" if result.stopped == "exact" else "")
         + (f"; then {len(result.probes)} probes measured the intervals" if result.probes else "")
+        + f"; {_renders_text(result)}"
     )
     cropped = [record for record in result.history if record.crop is not None]
     if cropped:
@@ -308,6 +315,14 @@ def _report(result: Any, options: dict[str, Any]) -> None:
         console.print(
             f"results in {escape(str(options['out']))}/ (result.json, best.png, diff.png, convergence.png, report.html)"
         )
+
+
+def _renders_text(result: Any) -> str:
+    """What the run cost: its renders in all, and those a resumed run made again to replay its search."""
+    text = f"{result.renders} renders in all"
+    if result.replayed:
+        text += f" ({result.replayed} of them again, to replay the study's evaluations)"
+    return text
 
 
 def result_table(result: Any) -> Table:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 
+from .edges import edge_flags
 from .errors import AllEvaluationsFailedError, FilterFitError, ImageError, InterruptedBeforeAnswerError, MetricError
 from .evaluator import Evaluator, default_workers
 from .fidelity import plan_crop
@@ -32,7 +33,6 @@ from .result import FitResult, TrialRecord, intervals
 from .space import as_space
 from .strategies import get_strategy
 from .study import (
-    ResidualStore,
     check_definition,
     counts,
     definition,
@@ -46,6 +46,8 @@ from .study import (
     start_run,
 )
 from .uncertainty import PROBE_BUDGET, refine
+
+PROBE_SHARE_DIVISOR = 2  # the probes after a search take at most half its budget more
 
 if TYPE_CHECKING:
     from .filters import Filter
@@ -123,7 +125,9 @@ def fit(
         ``auto`` (default), ``tpe``, ``cmaes``, ``qmc``, ``random``, ``gp``,
         ``benderopt``.
     budget : int
-        Most evaluations to make.
+        Most evaluations of the search; the probes after it take at most
+        half of it more (see ``probes``), and with ``out`` best.png one
+        render: ``result.renders`` counts them all.
     stop_below : float, optional
         Stop as soon as the metric is this good (default: the metric's
         "indistinguishable" level, e.g. rmse 1e-5; 0 waits for a perfect match).
@@ -150,8 +154,8 @@ def fit(
     callback : callable, optional
         Called with a :class:`Progress` after each evaluation.
     probes : int
-        Most extra evaluations after the search that measure each
-        parameter's uncertainty interval and flags (0: none).
+        Most evaluations after the search that measure each parameter's
+        uncertainty interval and flags (0: none), and at most ``budget // 2``.
     max_pixels : int or None
         Image files of more pixels are refused before they are decoded
         (default :data:`filterfit.images.MAX_PIXELS`, 150 megapixels; None: no limit).
@@ -204,45 +208,75 @@ def fit(
     )  # fmt: skip
     where = str(folder) if storage is None and folder is not None else f"study {study.study_name!r}"
     check_definition(study, wanted, where, strict=not given)
-    run = _Run(searched, strategy, study, budget - reserve, workers, callback, stop_below, folder=folder)
+    run = _Run(searched, strategy, study, budget - reserve, workers, callback, stop_below)
     if plan is not None:
         crop_mask = make_mask(plan.pairs[0][1].pixels.shape, border=plan.border)
         crop_problem = _problem(filter, space, plan.pairs, metric, crop_mask, workers)
         crop_budget = plan.budget(budget)
         crop_strategy = get_strategy(strategy_name, space, seed=seed, budget=crop_budget, workers=workers)
         crop_strategy.scan_only = plan.scan_only
-        crop_run = _Run(
-            crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry, folder=folder
-        )
+        crop_run = _Run(crop_problem, crop_strategy, study, crop_budget, workers, callback, stop_below, plan.geometry)
         with Evaluator(crop_problem, workers) as crop_evaluator:
             crop_run.execute(crop_evaluator)
         run.follow(crop_run)
     if run.stopped == "interrupted":  # Ctrl-C in the crop phase: its best so far is the answer
-        result = _result(run, seed, filter, images)
+        result = _result(run, seed, filter, images, budget)
     else:
         with Evaluator(searched, workers) as evaluator:  # one pool of workers for the search and the probes after it
             run.execute(evaluator)
             if reserve:
                 run.confirm(problem, confirm_candidates(run.records, metric.direction, reserve))
-            result = _result(run, seed, filter, images)
+            result = _result(run, seed, filter, images, budget)
+            probe_count = _probe_count(budget, probes)
             if run.stopped != "interrupted" and searched is problem:
-                result = refine(result, problem, strategy, evaluator, budget=probes)
+                result = refine(result, problem, strategy, evaluator, budget=probe_count)
         if run.stopped != "interrupted" and searched is not problem:
             with Evaluator(problem, workers) as evaluator:  # probes are made at full resolution
-                result = refine(result, problem, strategy, evaluator, budget=probes)
+                result = refine(result, problem, strategy, evaluator, budget=probe_count)
+    result = _with_edge_flags(result, problem, filter)
+    result = replace(result, renders=result.renders + len(result.probes) + (folder is not None))  # + best.png
     if folder is not None:
         write_outputs(result, problem, folder)
     return result
 
 
-def _result(run: _Run, seed: int, filter: Filter, images: list[tuple[Image, Image]]) -> FitResult:
-    """The run's result with the facts about its images, tools and look."""
-    result = run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images))
+def _probe_count(budget: int, probes: int) -> int:
+    """The most probes after a search of ``budget`` evaluations: ``probes``, and at most half the budget.
+
+    So a run renders at most 1.5 x ``budget`` times (``--budget 5``: 5
+    evaluations and 2 probes; the default 200 and 80 as they are), and once
+    more for best.png with ``out``. Half, not less: three parameters' intervals
+    and their trade-offs take about 60 probes.
+    """
+    return min(probes, budget // PROBE_SHARE_DIVISOR)
+
+
+def _result(run: _Run, seed: int, filter: Filter, images: list[tuple[Image, Image]], budget: int) -> FitResult:
+    """The run's result with the facts about its images, tools and look, and the budget it was given."""
+    result = replace(run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in images)), budget=budget)
     result = replace(result, sources=_paths(s for s, _ in images), targets=_paths(t for _, t in images))
     result = replace(result, versions=tool_versions())
     if isinstance(filter, Look):
         result = replace(result, look=filter.with_params(result.best_params).to_dict())
     return result
+
+
+def _with_edge_flags(result: FitResult, problem: Problem, filter: Filter) -> FitResult:
+    """The result with a flag for each best value at an end of its range (see :mod:`filterfit.edges`).
+
+    A look's own ranges are its adjustments' limits, and an end where an adjustment is neutral is no limit.
+    """
+    metric, space = problem.metric, problem.space
+    neutral = None
+    if isinstance(filter, Look):
+        own = {param.name: (param.low, param.high) for param in filter.space()}
+        neutral = {
+            name: value
+            for name, value in Look(filter.adjustments).params.items()
+            if name in space.names and (space[name].low, space[name].high) == own[name]
+        }
+    exact = metric.loss(result.best_error) <= metric.stop_loss
+    return replace(result, flags=edge_flags(space, result.best_params, result.flags, exact=exact, neutral=neutral))
 
 
 def _problem(
@@ -384,13 +418,12 @@ class _Run:
         callback: Callable[[Progress], None] | None,
         stop_below: float | None = None,
         crop: str | None = None,
-        *,
-        folder: Path | None = None,
     ) -> None:
         self.problem, self.strategy, self.study, self.crop = problem, strategy, study, crop
         self.budget, self.workers, self.callback = budget, workers, callback
         self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
-        self.residuals = ResidualStore(folder) if folder is not None and strategy.wants_residuals else None
+        self.renders = 0  # every render this run made: its evaluations, and those made again for a replay
+        self.replayed = 0  # renders made again because a resumed strategy needs residuals the study does not keep
         self.records: list[TrialRecord] = []
         self.done: dict[tuple[Any, ...], optuna.trial.FrozenTrial] = {}  # evaluated parameters -> their trial
         self.best: Evaluation | None = None
@@ -411,6 +444,7 @@ class _Run:
         A scan-only search's answer is where its local search would have started, not its best.
         """
         self.records, self.started = crop.records + self.records, crop.started
+        self.renders, self.replayed = self.renders + crop.renders, self.replayed + crop.replayed
         start = crop.strategy.start or (crop.best.params if crop.best else None)
         self.strategy.hint([start] if start else [], learnt_from=crop.strategy)
         if crop.stopped == "interrupted":  # no full-resolution phase: the crop's best is the answer so far
@@ -486,20 +520,22 @@ class _Run:
         trial.set_user_attr("owner", self.owner)
         future = evaluator.submit(trial.params, residuals=self.strategy.wants_residuals)
         self.pending[future] = (trial, True)
+        self.renders += 1
         self._beat()
 
     def _replay(self, evaluator: Evaluator, trial: optuna.Trial) -> None:
         """Give the strategy the study's evaluation of a trial it asked for again.
 
-        A strategy that wants residuals gets them from the output folder; where
-        they are missing (no folder, a shared study) the parameters are rendered
-        again for it, and the study is not told twice.
+        The study keeps each evaluation's error, not its per-pixel residuals
+        (nothing is written per evaluation beyond the study's record), so a
+        strategy that wants residuals gets the parameters rendered again; the
+        study is not told twice, and ``replayed`` counts these renders.
         """
-        frozen = self.done[self._key(trial.params)]
-        residuals = self.residuals.load(frozen.number) if self.residuals is not None else None
-        evaluation = evaluation_of(frozen, residuals)
-        if self.strategy.wants_residuals and evaluation.ok and residuals is None:
+        evaluation = evaluation_of(self.done[self._key(trial.params)])
+        if self.strategy.wants_residuals and evaluation.ok:
             self.pending[evaluator.submit(trial.params, residuals=True)] = (trial, False)
+            self.renders += 1
+            self.replayed += 1
         else:
             self.strategy.tell(trial, evaluation)
 
@@ -551,6 +587,7 @@ class _Run:
         """Evaluate preview candidates at full resolution; the best of these is the answer."""
         self.problem, self.best, self.scale = problem, None, 1.0
         self.budget += len(candidates)
+        self.renders += len(candidates)
         with Evaluator(problem, min(self.workers, len(candidates))) as evaluator:
             pending = {evaluator.submit(p): self.strategy.ask_fixed(self.study, p) for p in candidates}
             for future in as_completed(pending):
@@ -558,8 +595,6 @@ class _Run:
         self.elapsed = time.perf_counter() - self.started
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
-        if self.residuals is not None:  # before the study hears of it: a complete trial always has them
-            self.residuals.save(trial.number, evaluation.residuals)
         try:
             trial.set_user_attr("seconds", round(evaluation.seconds, 4))
             trial.set_user_attr("scale", self.scale)
@@ -651,4 +686,6 @@ class _Run:
             target_lossy=lossy,
             evaluation_s=round(statistics.median(seconds), 4) if seconds else 0.0,
             history=history,
+            renders=self.renders,
+            replayed=self.replayed,
         )

@@ -225,6 +225,8 @@ def _facts(result: FitResult) -> str:
         "workers": result.workers,
         "budget": result.budget,
         "evaluations": f"{result.evaluations} ({result.failed} failed), then {len(result.probes)} probes",
+        "renders": f"{result.renders} in all"
+        + (f", {result.replayed} again to replay a resumed study" if result.replayed else ""),
         "elapsed": f"{result.elapsed_s:.1f} s (median evaluation {result.evaluation_s:.3g} s)",
         "seed": result.seed,
         "failures": "; ".join(f"{count} x {reason}" for reason, count in failure_reasons(result)) or "none",

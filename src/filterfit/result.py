@@ -91,6 +91,8 @@ class FitResult:
     sources: list[str | None] = field(default_factory=list)  # absolute paths, for `filterfit report`
     targets: list[str | None] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # filterfit's and ImageMagick's
+    renders: int = 0  # renders this run made in all: evaluations, probes, best.png, and `replayed`
+    replayed: int = 0  # renders a resumed run made again for its strategy (the study keeps no residuals)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -159,6 +161,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "sources": (list,),
     "targets": (list,),
     "versions": (dict,),
+    "renders": (int,),
+    "replayed": (int,),
 }
 _RECORD_TYPES: dict[str, tuple[type, ...]] = {
     "number": (int,),
