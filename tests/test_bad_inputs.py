@@ -1,6 +1,7 @@
 """The catalogue of bad inputs: each one through the real command line, with the message it gets.
 
-Every case runs ``filterfit`` (click's CliRunner) and checks the contract for a user's mistake:
+Every case runs ``filterfit`` (click's CliRunner; a missing database driver, a ``filterfit`` process
+whose interpreter cannot import it) and checks the contract for a user's mistake:
 exit code 2, one line ``error: <problem>: <fix>`` on stderr, nothing on stdout, no traceback.
 click's parsing errors (an option that is not a number, a choice that is not offered) keep
 click's words, which name the option and the valid values, on the same one line.
@@ -16,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -116,11 +119,14 @@ def fit(files: dict[str, Path], *extra: object, target: str = "target", command:
     return invoke(*args, *extra)
 
 
-def assert_refused(result: Result, message: str) -> None:
+def assert_refused(result: Result | subprocess.CompletedProcess[str], message: str) -> None:
     """Exit 2, one line on stderr holding the message, stdout empty, no traceback."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
+    if isinstance(result, Result):
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit), result.exception
+    else:
+        assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout == ""
     assert message in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
@@ -329,13 +335,52 @@ STUDIES = [
     ("worker for an empty folder", ["worker", "--storage", "{tmp}"], "no study storage at {tmp}: give a postgresql://"),
     ("worker of no known kind", ["worker", "--storage", "mystery://host/db"],
      "cannot open the study storage 'mystery://host/db': "),
+    ("a password in a URL", ["worker", "--storage", "mystery://filterfit:secret@host/db"],
+     "cannot open the study storage 'mystery://filterfit:***@host/db': Can't load plugin: sqlalchemy.dialects:mystery"),
+    ("a server that is not there", ["status", "--storage", "postgresql://filterfit:secret@127.0.0.1:1/filterfit"],
+     "cannot open the study storage 'postgresql://filterfit:***@127.0.0.1:1/filterfit': "),  # port 1: refused
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("args, message", [case[1:] for case in STUDIES], ids=[case[0] for case in STUDIES])
 def test_a_bad_study_storage(files, tmp_path, args, message):
     names = {**files, "tmp": tmp_path}
-    assert_refused(invoke(*(arg.format(**names) for arg in args)), message.format(**names))
+    result = invoke(*(arg.format(**names) for arg in args))
+    assert_refused(result, message.format(**names))
+    assert "secret" not in result.stderr  # a URL's password stays out of messages
+
+
+# The interpreter of these runs cannot import the database drivers: None in sys.modules makes
+# ``import psycopg`` raise ImportError, as it does where the package is not installed.
+WITHOUT_DRIVERS = (
+    "import sys; sys.modules.update(dict.fromkeys(['psycopg', 'psycopg2', 'MySQLdb', 'pymysql'])); "
+    "sys.argv[0] = 'filterfit'; from filterfit.cli import main; main()"
+)
+README_URL = "postgresql://filterfit:PASSWORD@dbhost/filterfit"  # README: "Several machines through PostgreSQL"
+THE_EXTRA = "the PostgreSQL driver is not installed: pip install 'filterfit[postgres]'"
+COMMANDS = {"fit": ["fit", "{source}", "{target}", "--command", GAMMA, "--param", "g=0.5:2"]}  # the others: the name
+DRIVERS = [
+    ("fit", "fit", README_URL, THE_EXTRA),
+    ("worker", "worker", README_URL, THE_EXTRA),
+    ("status", "status", README_URL, THE_EXTRA),
+    ("libpq's postgres://", "status", "postgres://filterfit:PASSWORD@dbhost/filterfit", THE_EXTRA),
+    ("psycopg2 by name", "status", "postgresql+psycopg2://filterfit@dbhost/filterfit",
+     "the PostgreSQL driver is not installed: pip install psycopg2-binary"),
+    ("mysql", "status", "mysql://filterfit:PASSWORD@dbhost/filterfit",
+     "the MySQL driver is not installed: pip install mysqlclient, or pip install PyMySQL and write mysql+pymysql://"),
+    ("PyMySQL by name", "status", "mysql+pymysql://filterfit:PASSWORD@dbhost/filterfit",
+     "the MySQL driver is not installed: pip install PyMySQL"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command, url, message", [case[1:] for case in DRIVERS], ids=[case[0] for case in DRIVERS])
+def test_a_storage_whose_driver_is_not_installed(files, command, url, message):
+    args = [str(files[arg[1:-1]]) if arg[1:-1] in files else arg for arg in COMMANDS.get(command, [command])]
+    run = [sys.executable, "-c", WITHOUT_DRIVERS, *args, "--storage", url, "--study", "rose"]
+    result = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    shown = url.replace(":PASSWORD@", ":***@")
+    assert_refused(result, f"error: cannot open the study storage '{shown}': {message}\n")
+    assert "PASSWORD" not in result.stderr
 
 
 # --- output folders ------------------------------------------------------------------------------

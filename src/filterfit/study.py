@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib
 import itertools
 import os
+import re
 import secrets
 import socket
 import threading
@@ -65,7 +67,6 @@ __all__ = [
     "open_study",
     "start_run",
     "end_run",
-    "ResidualStore",
     "mask_sha256",
     "stale",
     "stale_trials",
@@ -92,7 +93,8 @@ def open_storage(url: str | Path | None) -> Any:
 
     RDB URLs (``postgresql://``, ``sqlite:///``, ``mysql://``) get a heartbeat
     every ``FILTERFIT_HEARTBEAT_S`` seconds (default 20), so that a killed
-    worker's running trial fails after three missed beats.
+    worker's running trial fails after three missed beats. A bare
+    ``postgresql://`` uses whichever of psycopg 3 and psycopg2 imports.
     """
     if url is None:
         return None
@@ -105,7 +107,9 @@ def open_storage(url: str | Path | None) -> Any:
             with warnings.catch_warnings():  # the heartbeat has been "experimental" since Optuna 2.9
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
-                    text, heartbeat_interval=max(1, round(heartbeat)), grace_period=max(3, round(3 * heartbeat))
+                    _with_driver(text),
+                    heartbeat_interval=max(1, round(heartbeat)),
+                    grace_period=max(3, round(3 * heartbeat)),
                 )
         path = Path(text) / JOURNAL if Path(text).is_dir() else Path(text)
         if not path.is_file():
@@ -116,8 +120,54 @@ def open_storage(url: str | Path | None) -> Any:
         return JournalStorage(JournalFileBackend(str(path)))
     except FilterFitError:
         raise
-    except Exception as error:  # ValueError, ImportError, and SQLAlchemy's errors for a bad URL or database
-        raise FilterFitError(f"cannot open the study storage {text!r}: {_first_line(error)}") from None
+    except ImportError as error:  # Optuna's "Failed to import DB access module" says neither which nor how
+        raise FilterFitError(f"cannot open the study storage {_masked(text)!r}: {_no_driver(text, error)}") from None
+    except Exception as error:  # ValueError and SQLAlchemy's errors for a bad URL or database
+        raise FilterFitError(f"cannot open the study storage {_masked(text)!r}: {_first_line(error)}") from None
+
+
+def _with_driver(url: str) -> str:
+    """A bare ``postgresql://`` (or libpq's ``postgres://``) with a driver that imports here; other URLs as given.
+
+    SQLAlchemy picks a bare URL's driver by its own version (2.0: psycopg2, 2.1:
+    psycopg 3), not by what is installed, and has no ``postgres://`` at all.
+    """
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    for driver in ("psycopg", "psycopg2"):
+        try:
+            importlib.import_module(driver)  # an import, not find_spec: psycopg 3 without its libpq fails here
+        except ImportError:
+            continue
+        return f"postgresql+{driver}://{rest}"
+    return f"postgresql+psycopg://{rest}"  # neither: SQLAlchemy's ImportError gets the extra's message
+
+
+# how to install the driver a storage URL's scheme asks for; keys are the user's spelling (before _with_driver)
+_DRIVERS = {
+    "postgresql": ("PostgreSQL", "pip install 'filterfit[postgres]'"),
+    "postgres": ("PostgreSQL", "pip install 'filterfit[postgres]'"),
+    "postgresql+psycopg": ("PostgreSQL", "pip install 'filterfit[postgres]'"),
+    "postgresql+psycopg2": ("PostgreSQL", "pip install psycopg2-binary"),
+    "mysql": ("MySQL", "pip install mysqlclient, or pip install PyMySQL and write mysql+pymysql://"),
+    "mysql+mysqldb": ("MySQL", "pip install mysqlclient"),
+    "mysql+pymysql": ("MySQL", "pip install PyMySQL"),
+}
+
+
+def _no_driver(url: str, error: ImportError) -> str:
+    scheme = url.partition("://")[0]
+    if scheme in _DRIVERS:
+        database, fix = _DRIVERS[scheme]
+        return f"the {database} driver is not installed: {fix}"
+    cause = error.__cause__ if isinstance(error.__cause__, ImportError) else error  # Optuna's wraps SQLAlchemy's
+    return f"its database driver is not installed ({_first_line(cause)})"
+
+
+def _masked(url: str) -> str:
+    """The URL without its password (``user:***@host``): error messages end up in logs and CI output."""
+    return re.sub(r"^([\w+]+://[^:/]*):[^@]*@", r"\1:***@", url)  # user and password as SQLAlchemy parses them
 
 
 def journal_storage(path: Path) -> Any:
@@ -393,8 +443,8 @@ def summary(study: optuna.Study) -> dict[str, Any]:
     }
 
 
-def evaluation_of(trial: FrozenTrial, residuals: np.ndarray | None = None) -> Evaluation:
-    """The evaluation a finished trial recorded."""
+def evaluation_of(trial: FrozenTrial) -> Evaluation:
+    """The evaluation a finished trial recorded (its error and render hash; the study keeps no residuals)."""
     from .problem import Evaluation
 
     attrs = trial.user_attrs
@@ -405,35 +455,6 @@ def evaluation_of(trial: FrozenTrial, residuals: np.ndarray | None = None) -> Ev
         dict(trial.params),
         value=attrs.get("error", trial.value),
         loss=trial.value,
-        residuals=residuals,
         output_hash=attrs.get("hash"),
         seconds=seconds,
     )
-
-
-class ResidualStore:
-    """Each evaluation's residual sample (at most ``problem.MAX_RESIDUALS`` floats) in ``folder/residuals``.
-
-    ``auto`` fits least squares on residuals, which the study does not hold; a
-    resumed ``auto`` replays its searches and reads them back from here
-    instead of rendering the same parameters again. Deleting the folder is
-    safe: a resumed run then renders again what it needs residuals of.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder / "residuals"
-
-    def save(self, number: int, residuals: np.ndarray | None) -> None:
-        if residuals is not None:
-            self.folder.mkdir(exist_ok=True)
-            partial = self.folder / f"{number}.partial.npz"
-            # compressed: residuals of quantised renders take few values (about 4x smaller)
-            np.savez_compressed(partial, residuals=residuals)
-            partial.replace(self.folder / f"{number}.npz")  # a kill mid-write leaves no half file under the name
-
-    def load(self, number: int) -> np.ndarray | None:
-        try:
-            with np.load(self.folder / f"{number}.npz", allow_pickle=False) as data:
-                return data["residuals"]
-        except (OSError, ValueError, KeyError):  # missing (deleted, or another run's): render again
-            return None
