@@ -1,4 +1,4 @@
-"""Issue 3's "Done when", checked against one run's results: each goal's text, measurement and verdict."""
+"""Issues 3 and 16's "Done when", checked against one run's results: each goal's text, measurement and verdict."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ MEMO_SPEEDUP = 100
 PARALLEL_SPEEDUP = 1.8
 B2_FACTOR = 4
 B3_BUDGET = 300
+# issue 16's
+OUT_BYTES = 2000  # "2 KB" written per evaluation beyond the study's own record
+OUT_WALL_FACTOR = 1.05
 
 
 def rows(results: Results) -> list[tuple[str, str, str]]:
@@ -33,6 +36,11 @@ def rows(results: Results) -> list[tuple[str, str, str]]:
         goal("0 bytes written to disk per evaluation (ImageMagick command)", *_disk(results)),
         goal(f"B2 wall <= {B2_FACTOR}x B1 wall (auto, medians)", *b2_versus_b1(results)),
         goal(f"B3: auto succeeds on 5 of 5 seeds within {B3_BUDGET} evaluations", *_b3(results)),
+        goal(
+            "with --out: <= 2 KB written per evaluation beyond the study's own record (command fit and look fit)",
+            *_out_disk(results),
+        ),
+        goal("--out costs <= 5 % wall time (B1 auto; a 500-evaluation look fit)", *_out_wall(results)),
     ]
 
 
@@ -168,3 +176,31 @@ def _b3(results: Results) -> tuple[str, bool | str | None]:
     if within < len(runs):
         return measured, False
     return measured, True if len(runs) >= 5 else f"cannot tell ({len(runs)} seeds)"
+
+
+def _out_disk(results: Results) -> tuple[str, bool | str | None]:
+    rows = results.out_disk
+    if not rows:
+        return "-", None
+    beyond = [row.beyond_final_per_evaluation for row in rows]
+    record = ", ".join(f"{row.fit} {row.image} {row.bytes_per_evaluation:.0f}" for row in rows)
+    if any(value is None for value in beyond):
+        return f"in all, the journal included: {record} bytes per evaluation", "cannot tell (no tmpfs for the journal)"
+    measured = ", ".join(f"{row.fit} {row.image} {value:.0f}" for row, value in zip(rows, beyond))
+    text = (
+        f"{measured} bytes per evaluation beyond the journal and the final files (in all, the journal included: "
+        f"{record})"
+    )
+    return text, all(value is not None and value <= OUT_BYTES for value in beyond)
+
+
+def _out_wall(results: Results) -> tuple[str, bool | None]:
+    rows = results.out_overhead
+    if not rows:
+        return "-", None
+    measured = "; ".join(
+        f"{o.fit}: {o.with_s / o.without_s:.2f}x ({o.with_s:.2f} s vs {o.without_s:.2f} s; "
+        f"{o.before_final_s / o.without_s:.2f}x up to the final writing)"
+        for o in rows
+    )
+    return measured, all(o.with_s <= OUT_WALL_FACTOR * o.without_s for o in rows)

@@ -45,6 +45,7 @@ VIGNETTE_GAIN_GOAL = 3.0  # dB above the best color-matcher method
 IDENTIFIABLE_RMSE = 1e-4
 CENTRAL = (0.2, 0.8)  # random looks draw each parameter from this part of its range
 CM_METHODS = ("default", "hm", "reinhard", "mvgd", "mkl", "hm-mvgd-hm", "hm-mkl-hm")
+PAIRED_SEED = 2026  # the paired looks' generator: look 0 is the first draw, on astronaut
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,28 @@ def identifiable(look: Look, source: np.ndarray) -> tuple[str, ...]:
     return tuple(found)
 
 
+def paired_look(name: str, rng: np.random.Generator, size: int | None = None) -> tuple[np.ndarray, np.ndarray, Look]:
+    """One paired problem: the photo, a random look of the default set, and its render exported as 8 bits.
+
+    ``size`` resizes the photo to ``size`` x ``size`` first (anti-aliased, then 8 bits, as a smaller
+    photo's file would hold it) unless it is that size already, so that one look makes the same pair
+    at several sizes.
+    """
+    source = photo(name)
+    if size is not None and source.shape[:2] != (size, size):
+        from skimage import transform
+
+        source = exported(transform.resize(source, (size, size), anti_aliasing=True))
+    truth = random_look(DEFAULT_ADJUSTMENTS, rng)
+    return source, exported(truth.apply(source)), truth
+
+
 def run_paired(plan: LooksPlan, log: Any) -> list[Paired]:
-    rng = np.random.default_rng(2026)
+    rng = np.random.default_rng(PAIRED_SEED)
     outcomes = []
     for index in range(plan.paired):
         name = PHOTOS[index % len(PHOTOS)]
-        source = photo(name)
-        truth = random_look(DEFAULT_ADJUSTMENTS, rng)
-        target = exported(truth.apply(source))
+        source, target, truth = paired_look(name, rng)
         started = time.perf_counter()
         result = filterfit.fit(
             look=True, source=source, target=target, budget=plan.paired_budget, workers=2, seed=index

@@ -189,12 +189,13 @@ class DiskFigure:
 
 
 def cli_disk_writes(problem: BenchProblem, budget: int, environment: dict[str, str] | None = None) -> DiskFigure:
-    """``filterfit fit`` as a subprocess (random, 2 workers, no --out) at N and 2N evaluations."""
-    _run_cli(problem, 2, environment)  # warm-up: a first run may write .pyc files or matplotlib's font cache
+    """``filterfit fit`` as a subprocess (random, 2 workers, no --out, no probes) at N and 2N evaluations."""
+    arguments = command_fit_arguments(problem)
+    run_cli(arguments, 2, environment=environment)  # warm-up: a first run may write .pyc files or a font cache
     with counting_writes() as single:
-        _run_cli(problem, budget, environment)
+        run_cli(arguments, budget, environment=environment)
     with counting_writes() as double:
-        _run_cli(problem, 2 * budget, environment)
+        run_cli(arguments, 2 * budget, environment=environment)
     return DiskFigure(budget, single[0], double[0])
 
 
@@ -204,8 +205,14 @@ def ram_temporary_folder() -> dict[str, str] | None:
     ImageMagick 6 spools a pipe's image through a file in its temporary folder (/tmp by default),
     which is why this variant is measured too: it shows what the setting would save.
     """
+    ram = ram_folder()
+    return None if ram is None else {"MAGICK_TEMPORARY_PATH": str(ram)}
+
+
+def ram_folder() -> Path | None:
+    """/dev/shm if it is there and writable: tmpfs, whose pages never count as disk writes."""
     ram = Path("/dev/shm")
-    return {"MAGICK_TEMPORARY_PATH": str(ram)} if ram.is_dir() and os.access(ram, os.W_OK) else None
+    return ram if ram.is_dir() and os.access(ram, os.W_OK) else None
 
 
 def cli_command() -> list[str]:
@@ -214,12 +221,24 @@ def cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "filterfit"]
 
 
-def _run_cli(problem: BenchProblem, budget: int, environment: dict[str, str] | None) -> None:
+def command_fit_arguments(problem: BenchProblem) -> list[str]:
+    """What follows ``filterfit fit`` for a problem: ``SOURCE TARGET --command ... --param ...``."""
     params = [word for spec in problem.params for word in ("--param", spec)]
-    argv = [*cli_command(), "fit", str(problem.source), str(problem.target), "--command", problem.template, *params]
-    options = ["--strategy", "random", "--workers", "2", "--budget", str(budget), "--seed", "0"]
+    return [str(problem.source), str(problem.target), "--command", problem.template, *params]
+
+
+def run_cli(
+    arguments: list[str],
+    budget: int,
+    *,
+    strategy: str = "random",
+    options: tuple[str, ...] = (),
+    environment: dict[str, str] | None = None,
+) -> None:
+    """``filterfit fit ARGUMENTS``, 2 workers, seed 0, exactly ``budget`` evaluations (no early stop, no probes)."""
+    fixed = ["--strategy", strategy, "--workers", "2", "--budget", str(budget), "--seed", "0"]
     subprocess.run(
-        [*argv, *options, "--stop-below", "0", "--quiet"],
+        [*cli_command(), "fit", *arguments, *fixed, "--stop-below", "0", "--probes", "0", "--quiet", *options],
         check=True,
         capture_output=True,
         env={**os.environ, **(environment or {})},

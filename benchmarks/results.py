@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from measure import DiskFigure, Speedup, Writes
     from memo import MemoRun
+    from out_folder import OutDisk, Overhead, Resume
     from peers import Outcome
     from problems import BenchProblem, Identifiability
 
@@ -45,6 +46,9 @@ class Results:
     disk: DiskFigure | None = None
     disk_ram: DiskFigure | None = None  # the same with MAGICK_TEMPORARY_PATH on tmpfs
     accounting: Writes | None = None
+    out_disk: list[OutDisk] = field(default_factory=list)  # --out at N and 2N: B1's command, the look at each size
+    out_overhead: list[Overhead] = field(default_factory=list)  # B1 auto, the look fit: with and without --out
+    resumes: list[Resume] = field(default_factory=list)  # B1 auto, per seed: interrupted, resumed, uninterrupted
     identifiability: Identifiability | None = None
     started: float = field(default_factory=time.time)
 

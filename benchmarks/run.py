@@ -3,7 +3,8 @@
 Runs filterfit's ``auto`` and its peers (Optuna TPE, CMA-ES, GP and random; nevergrad NGOpt;
 benderopt; scipy Nelder-Mead) on the same objective, the memo's own method, and the measurements
 issue 3 asks for (wall time vs a bound, parallel speed-up, disk writes), on problems B1-B3
-(``problems.py``).
+(``problems.py``); then what ``--out`` costs (issue 16, ``out_folder.py``: disk writes beyond the
+study's record, wall time with and without it, what a resume renders again).
 
     python benchmarks/run.py              # default: the figures issue 3 needs (~25 min on 2 cores, see below)
     python benchmarks/run.py --quick      # 1 seed, small budgets: a smoke test (~1 min)
@@ -11,7 +12,9 @@ issue 3 asks for (wall time vs a bound, parallel speed-up, disk writes), on prob
 
 The default mode's time is mostly the peers (7 methods x 5 seeds x 180 evaluations of B1, ~20 s
 a run) and B2 (3 runs of auto on 4 megapixels: up to ~2 min each while auto renders every point at
-full resolution, ~20 s once it meets issue 3's B2 goal).
+full resolution, ~20 s once it meets issue 3's B2 goal). The --out measurements add about 4 min
+(1.5 in --quick): B1's auto 5 times with and 5 without --out, 3 look fits of 500 evaluations each
+way, 5 interrupted and resumed fits, and 13 `filterfit fit --out` subprocesses.
     python benchmarks/run.py --only B1,B3 --methods auto,tpe --seeds 2
 
 It is run as a script, so its folder is on sys.path and the sibling modules import by name.
@@ -30,6 +33,7 @@ from pathlib import Path
 import looks
 import measure
 import optuna
+import out_folder
 import peers
 import problems
 from memo import run_memo
@@ -47,8 +51,11 @@ class Plan:
     runs: dict[str, dict[str, tuple[int, int]]]
     memo: tuple[int, int]  # seeds, evaluations
     parallel_budget: int
-    disk_budget: int  # N: the disk figure compares runs at N and 2N evaluations
+    disk_budget: int  # N: the disk figures compare runs at N and 2N evaluations (with and without --out)
     blur_repeats: int
+    out_look_sizes: tuple[int, ...]  # --out disk writes of the look fit on the look pair at these sizes (px)
+    out_look: tuple[int, int]  # repeats, evaluations: the look fit timed with and without --out
+    resume_at: int  # K: B1's auto interrupted after K evaluations, then resumed from its folder
     notes: tuple[str, ...] = ()
 
     def capped(self, budget: int) -> Plan:
@@ -62,6 +69,8 @@ class Plan:
             memo=(self.memo[0], min(self.memo[1], budget)),
             parallel_budget=min(self.parallel_budget, budget),
             disk_budget=min(self.disk_budget, budget),
+            out_look=(self.out_look[0], min(self.out_look[1], budget)),
+            resume_at=min(self.resume_at, max(1, budget // 2)),
         )
 
     def with_seeds(self, seeds: int) -> Plan:
@@ -84,6 +93,9 @@ PLANS = {
         parallel_budget=40,
         disk_budget=20,
         blur_repeats=10,
+        out_look_sizes=(256, 512),
+        out_look=(3, 500),
+        resume_at=30,
         notes=(
             'B1: auto at budget 200 (it stops itself once exact), every peer at 180, so that "auto within 1/3 of '
             'the best peer" is decidable whenever auto needs <= 60.',
@@ -103,6 +115,9 @@ PLANS = {
         parallel_budget=40,
         disk_budget=40,
         blur_repeats=20,
+        out_look_sizes=(256, 512),
+        out_look=(5, 500),
+        resume_at=30,
         notes=("Full mode: peers at 500 evaluations, 10 seeds on B1 (GP 5), 5 on B3 (GP 3).",),
     ),
     "quick": Plan(
@@ -115,6 +130,9 @@ PLANS = {
         parallel_budget=10,
         disk_budget=5,
         blur_repeats=3,
+        out_look_sizes=(64,),
+        out_look=(1, 60),
+        resume_at=10,
         notes=("Quick mode: one seed and small budgets, a smoke test; its figures say nothing about the goals.",),
     ),
 }
@@ -170,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_before(results, plan, args)
         for problem in chosen:
             run_methods(results, problem, plan, args.methods)
-        measure_after(results, plan, args)
+        measure_after(results, plan, args, Path(scratch))
     # the looks run before the report is rendered, so that the time it states is the whole run's
     looks_report = looks.render(looks.run(args.mode, args.budget, _log)) if "looks" in args.only else None
     report = render(results) + (f"\n{looks_report}" if looks_report is not None else "")
@@ -206,7 +224,7 @@ def run_methods(results: Results, problem: problems.BenchProblem, plan: Plan, me
             )
 
 
-def measure_after(results: Results, plan: Plan, args: argparse.Namespace) -> None:
+def measure_after(results: Results, plan: Plan, args: argparse.Namespace, scratch: Path) -> None:
     """The memo's method and the B1 measurements that run fits of their own."""
     b1 = next((p for p in results.problems if p.name == "B1"), None)
     if b1 is None:
@@ -224,6 +242,32 @@ def measure_after(results: Results, plan: Plan, args: argparse.Namespace) -> Non
         if ram is not None:
             results.disk_ram = measure.cli_disk_writes(b1, plan.disk_budget, ram)
         _log(f"disk: {results.disk.bytes_per_evaluation:.0f} bytes per evaluation")
+        measure_out(results, plan, b1, scratch)
+
+
+def measure_out(results: Results, plan: Plan, b1: problems.BenchProblem, scratch: Path) -> None:
+    """What --out costs (issue 16): wall time with and without it, what a resume renders again, its disk writes."""
+    seeds, budget = plan.runs["B1"]["auto"]
+    b1_fit = out_folder.b1_auto(b1, budget)
+    repeats, evaluations = plan.out_look
+    look_fit = out_folder.look_fit(evaluations)
+    folder = DISK_FOLDER / "fit"
+    out_folder.warm_up(b1_fit, folder)
+    results.out_overhead = [
+        out_folder.overhead("B1, auto", b1_fit, list(range(seeds)), folder),
+        out_folder.overhead(f"look fit, {evaluations} evaluations", look_fit, [0] * repeats, folder),
+    ]
+    for o in results.out_overhead:
+        _log(f"--out {o.fit}: median wall {o.without_s:.2f} s without, {o.with_s:.2f} s with, final {o.final_s:.2f} s")
+    whole = [run for run in results.out_overhead[0].runs if run.out]
+    alone = {run.seed: run for run in results.out_overhead[0].runs if not run.out}
+    results.resumes = [out_folder.resume(b1_fit, run, plan.resume_at, folder, alone[run.seed]) for run in whole]
+    for r in results.resumes:
+        _log(f"resume seed {r.whole.seed}: {r.resumed.replayed} replayed, same answer {r.same_answer}")
+    fits = out_folder.cli_fits(b1, plan.out_look_sizes, scratch)
+    results.out_disk = out_folder.disk_writes(fits, plan.disk_budget, folder)
+    for d in results.out_disk:
+        _log(f"--out disk, {d.fit} {d.image}: {d.bytes_per_evaluation:.0f} bytes per evaluation")
 
 
 def run_memo_measured(b1: problems.BenchProblem, budget: int, seed: int) -> MemoResult:

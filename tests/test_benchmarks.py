@@ -61,6 +61,9 @@ def test_report_has_every_section(report: str) -> None:
         "### B2 vs B1 (auto, wall time)",
         "### Parallel speed-up (B1)",
         "### Disk writes per evaluation",
+        "### Disk writes per evaluation with --out (issue 16)",
+        "### Wall time with and without --out (issue 16)",
+        "### What a resume renders again (B1, auto, issue 16)",
         "### B3 identifiability",
         "## Every run",
     ):
@@ -105,6 +108,87 @@ def test_disk_writes_and_memo_are_measured(report: str) -> None:
     assert "| as filterfit runs it |" in disk
     memo = report.split("### auto vs the memo's method", 1)[1].split("###", 1)[0]
     assert "| 0 | 6 |" in memo  # seed 0, 6 evaluations
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """The cells of every table row in a section of the report, header and rule left out."""
+    lines = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| fit |")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines if "---" not in line]
+
+
+def section_of(report: str, heading: str) -> str:
+    return report.split(heading, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+
+
+def test_out_disk_writes_are_measured_for_a_command_and_a_look_fit(report: str) -> None:
+    section = section_of(report, "### Disk writes per evaluation with --out (issue 16)")
+    rows = table_rows(section)
+    assert [row[:2] for row in rows] == [["command (B1)", "512x512"], ["look", "64x64"]] * 2  # as run, journal away
+    assert all(row[2] == "5" for row in rows[:2])  # N: quick mode's
+    for row in rows[:2]:  # the journal grows with every evaluation: it is the study's record
+        assert float(row[7]) > 0, row
+    assert "beyond the journal" in section
+
+
+def test_out_wall_time_and_resume_are_measured(report: str) -> None:
+    wall = table_rows(section_of(report, "### Wall time with and without --out (issue 16)"))
+    assert [row[0] for row in wall] == ["B1, auto", "look fit, 6 evaluations"]
+    assert all(row[1] == "1" for row in wall)  # one run with and one without
+    resume = section_of(report, "### What a resume renders again (B1, auto, issue 16)")
+    assert "| same answer |" in resume
+    (row,) = (cells for cells in table_rows(resume) if cells[0] == "0")
+    assert row[1] == "3"  # K: half the capped budget
+    assert row[5] in ("yes", "**no**") and row[3].strip("*").isdigit()
+
+
+def test_issue_16_goals_are_judged(report: str) -> None:
+    goals = report.split("## Goals (issue 3 and issue 16", 1)[1].split("\n## ", 1)[0]
+    for text in ("with --out: <= 2 KB written per evaluation beyond the study's own record", "--out costs <= 5 %"):
+        (line,) = (line for line in goals.splitlines() if text in line)
+        assert not line.endswith("| not measured |"), line
+
+
+@pytest.mark.usefixtures("benchmark_modules")
+def test_out_figures_per_evaluation() -> None:
+    """What the --out tables compute from the runs: growth from N to 2N over the evaluations between."""
+    import math
+
+    from measure import Writes
+    from out_folder import PAGE, FolderRun, OutDisk, Resume, TimedFit
+
+    def run(evaluations: int, written: int, journal: int, final: int) -> FolderRun:
+        return FolderRun(evaluations, Writes(written, 0), journal, journal // 200, final)
+
+    away = (run(10, 100 * PAGE, 0, 90 * PAGE), run(20, 102 * PAGE, 0, 91 * PAGE))
+    disk = OutDisk("look", "64x64", run(10, 200 * PAGE, 2000, 90 * PAGE), run(20, 280 * PAGE, 4000, 91 * PAGE), away)
+    assert disk.budget == 10
+    assert disk.bytes_per_evaluation == 8 * PAGE
+    assert (disk.journal_per_evaluation, disk.journal_lines_per_evaluation) == (200, 1)
+    assert disk.beyond_per_evaluation == 2 * PAGE / 10
+    assert disk.beyond_final_per_evaluation == PAGE / 10  # the final files' growth taken out
+    assert OutDisk("look", "64x64", away[0], away[0], None).beyond_per_evaluation is None
+    assert math.isnan(OutDisk("look", "64x64", away[0], away[0], None).bytes_per_evaluation)
+
+    def fit(renders: int, best: float) -> TimedFit:
+        return TimedFit(0, True, 1.0, 0.1, 40, renders, 0, "budget", {"gain": best}, 0.0)
+
+    assert Resume(25, fit(26, 1.0), fit(41, 1.5), fit(41, 1.5)).same_answer
+    assert Resume(25, fit(26, 1.0), fit(41, 1.5), fit(41, 1.5)).extra_renders == 26
+    assert not Resume(25, fit(26, 1.0), fit(41, 1.5), fit(41, 1.4)).same_answer
+
+
+@pytest.mark.usefixtures("benchmark_modules")
+def test_the_look_pair_at_another_size_is_the_same_look() -> None:
+    """The --out look rows resize the looks benchmark's first pair; at the photo's own size it is that pair."""
+    import looks
+
+    source, target, truth = looks.paired_look("astronaut", np.random.default_rng(looks.PAIRED_SEED))
+    same = looks.paired_look("astronaut", np.random.default_rng(looks.PAIRED_SEED), 512)
+    assert np.array_equal(source, same[0]) and np.array_equal(target, same[1])
+    small, small_target, small_truth = looks.paired_look("astronaut", np.random.default_rng(looks.PAIRED_SEED), 64)
+    assert small.shape == small_target.shape == (64, 64, 3)
+    assert small_truth.params == truth.params
+    assert np.allclose(small.mean(), source.mean(), atol=0.01)
 
 
 @pytest.mark.usefixtures("benchmark_modules")

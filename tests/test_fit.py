@@ -23,6 +23,7 @@ from filterfit.errors import (
 )
 from filterfit.fit import Progress
 from filterfit.images import Image, save_image
+from filterfit.study import open_storage
 
 BUILT_IN_STRATEGIES = ["auto", "tpe", "cmaes", "qmc", "random", "gp", "benderopt"]
 
@@ -184,7 +185,8 @@ def test_every_evaluation_is_a_trial_of_the_given_study(small_pixels):
         assert trial.params == record.params
         if record.state == "complete":
             assert trial.state == optuna.trial.TrialState.COMPLETE
-            assert trial.user_attrs["error"] == record.error == trial.value
+            assert record.error == trial.value  # rmse is minimised: the value is the error, recorded once
+            assert "error" not in trial.user_attrs and "scale" not in trial.user_attrs
             assert "reason" not in trial.user_attrs
         else:
             assert record.state == "fail"
@@ -269,6 +271,16 @@ def test_stop_below_follows_a_metric_to_maximise(small_pixels):
     assert result.best_error >= 25
     assert all(r.error < 25 for r in result.history[:-1])
     assert result.best_error == max(r.error for r in result.history)
+
+
+def test_a_metric_to_maximise_records_its_value_beside_the_loss(small_pixels, tmp_path):
+    """The study minimises -psnr; the error attribute keeps the psnr, and a resumed run reads it back."""
+    first = fit_linear(small_pixels, metric="psnr", budget=6, stop_below=1000, out=tmp_path / "out")
+    study = optuna.load_study(study_name=None, storage=open_storage(tmp_path / "out"))
+    for trial, record in zip(study.trials, first.history, strict=True):
+        assert trial.user_attrs["error"] == record.error == -trial.value
+    resumed = fit_linear(small_pixels, metric="psnr", budget=6, stop_below=1000, out=tmp_path / "out")
+    assert [r.error for r in resumed.history] == [r.error for r in first.history]
 
 
 def test_the_default_stop_is_the_metrics_close_enough(small_pixels):

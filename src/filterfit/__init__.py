@@ -16,6 +16,7 @@ Modules:
     apply       -- ``apply()``: a result's filter, rebuilt and applied to other photos
     export      -- a result as a .cube 3D LUT, a Hald CLUT PNG, a command line
     study       -- the study's storage, its problem definition, resuming
+    journal     -- the study's journal file in an output folder: locked, synced once a second
     worker      -- ``filterfit worker``: join a shared study from another machine
     plots       -- convergence, slice and pairwise data, and their drawing
     uncertainty -- each parameter's interval and flags, probed around the best

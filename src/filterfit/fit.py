@@ -22,6 +22,7 @@ from .evaluator import Evaluator, default_workers
 from .fidelity import plan_crop
 from .filters import as_filter
 from .images import MAX_PIXELS, Image, load_image, to_float
+from .journal import journal_storage
 from .look import Look, as_look
 from .look.distribution import fit_to
 from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
@@ -39,7 +40,6 @@ from .study import (
     end_run,
     evaluated,
     evaluation_of,
-    journal_storage,
     open_storage,
     open_study,
     stale_trials,
@@ -595,13 +595,16 @@ class _Run:
         self.elapsed = time.perf_counter() - self.started
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
+        """Tell the study (each attribute is a record of its own in a journal: only those that say something)."""
         try:
             trial.set_user_attr("seconds", round(evaluation.seconds, 4))
-            trial.set_user_attr("scale", self.scale)
+            if self.scale != 1.0:  # readers take a missing scale as 1: full resolution
+                trial.set_user_attr("scale", self.scale)
             if self.crop is not None:
                 trial.set_user_attr("crop", self.crop)
             if evaluation.ok:
-                trial.set_user_attr("error", evaluation.value)
+                if evaluation.value != evaluation.loss:  # a metric to maximise; readers take the value otherwise
+                    trial.set_user_attr("error", evaluation.value)
                 trial.set_user_attr("hash", evaluation.output_hash)
                 self.study.tell(trial, evaluation.loss)
             else:

@@ -9,7 +9,6 @@ import numpy as np
 
 from .errors import EvaluationError, FilterFitError
 from .images import save_image
-from .plots import convergence_data, draw_convergence
 
 if TYPE_CHECKING:
     from .problem import Problem
@@ -53,10 +52,10 @@ def write_outputs(result: FitResult, problem: Problem, out: Path) -> list[Path]:
         suffix = "" if len(problem.pairs) == 1 else f"-{number + 1}"
         written.append(save_image(render, out / f"best{suffix}.png", bit_depth=target.bit_depth))
         written.append(save_image(difference_image(render, target.pixels), out / f"diff{suffix}.png"))
-    data = convergence_data(result.history, problem.metric.direction)
-    draw_convergence(data, out / "convergence.png", metric=result.metric)
-    written.append(out / "convergence.png")
-    from .report import write_report  # the report draws with matplotlib: imported when a folder is written
+    from .report import convergence_plot, write_report  # they draw with matplotlib: imported when a folder is written
 
-    written.append(write_report(result, out))
+    convergence = convergence_plot(result)
+    (out / "convergence.png").write_bytes(convergence)
+    written.append(out / "convergence.png")
+    written.append(write_report(result, out, convergence=convergence))  # the same plot, not drawn twice
     return written

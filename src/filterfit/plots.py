@@ -23,6 +23,7 @@ __all__ = [
 
 NEAR = 0.05  # "around the optimum": every other parameter within this share of its range of its best value
 Target = str | Path | IO[bytes]
+MARGINS_IN = {"left": 0.85, "right": 0.25, "bottom": 0.6, "top": 0.4, "between": 1.0}  # around and between panels
 
 
 def convergence_data(history: Sequence[TrialRecord], direction: str = "minimize") -> dict[str, Any]:
@@ -88,11 +89,30 @@ def _figure(*, ncols: int = 1, size: tuple[float, float] = (7, 4)) -> tuple[Figu
     return figure, list(axes[0])
 
 
+def _fixed_margins(figure: Figure) -> None:
+    """Margins for axis labels and ticks, in inches, whatever the panel count.
+
+    Instead of ``tight_layout``, which measures every text's extent: for a look's
+    16 slices it took 2.7 s of the 3.2 s that writing the output folder took.
+    """
+    width, height = figure.get_size_inches()
+    spec = figure.axes[0].get_subplotspec()
+    columns = spec.get_gridspec().ncols if spec is not None else 1
+    panel = (width - MARGINS_IN["left"] - MARGINS_IN["right"] - MARGINS_IN["between"] * (columns - 1)) / columns
+    figure.subplots_adjust(
+        left=MARGINS_IN["left"] / width,
+        right=1 - MARGINS_IN["right"] / width,
+        bottom=MARGINS_IN["bottom"] / height,
+        top=1 - MARGINS_IN["top"] / height,
+        wspace=MARGINS_IN["between"] / panel,
+    )
+
+
 def _save(figure: Figure, target: Target) -> Target:
     """Write a figure as PNG to a path or a binary file, and close it."""
     import matplotlib.pyplot as plt
 
-    figure.tight_layout()
+    _fixed_margins(figure)
     target = Path(target) if isinstance(target, str) else target
     figure.savefig(target, format="png")
     plt.close(figure)

@@ -70,8 +70,11 @@ def build_report(folder: str | Path) -> Path:
     return write_report(FitResult.load(folder / "result.json"), folder)
 
 
-def write_report(result: FitResult, folder: Path) -> Path:
-    """Write ``folder/report.html`` for ``result``; images come from the folder and the recorded paths."""
+def write_report(result: FitResult, folder: Path, *, convergence: bytes | None = None) -> Path:
+    """Write ``folder/report.html`` for ``result``; images come from the folder and the recorded paths.
+
+    ``convergence``: the convergence plot as PNG bytes, when the caller has just drawn it (not drawn twice).
+    """
     params = {p.name: p for p in map(parse_param, result.space) if p.numeric}
     page = _PAGE.substitute(
         title=_text(f"filterfit: {result.filter}"),
@@ -80,7 +83,7 @@ def write_report(result: FitResult, folder: Path) -> Path:
         images=_images(result, folder),
         table=_parameter_table(result),
         tolerance=_text(f"{result.tolerance:.3g}" if result.tolerance is not None else "a tie with the best"),
-        plots=_plots(result, params),
+        plots=_plots(result, params, convergence),
         facts=_facts(result),
     )
     path = folder / "report.html"
@@ -172,10 +175,8 @@ def _parameter_table(result: FitResult) -> str:
     return f"<table class=params><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _plots(result: FitResult, params: dict[str, Param]) -> str:
-    direction = METRICS[result.metric].direction if result.metric in METRICS else "minimize"  # custom: minimised
-    data = convergence_data(result.history, direction)
-    figures = [("Convergence", draw_convergence(data, io.BytesIO(), metric=result.metric))]
+def _plots(result: FitResult, params: dict[str, Param], convergence: bytes | None = None) -> str:
+    figures: list[tuple[str, Any]] = [("Convergence", io.BytesIO(convergence or convergence_plot(result)))]
     evaluated = result.history + result.probes
     names = [name for name in params if name in result.best_params]
     if names:
@@ -193,6 +194,14 @@ def _plots(result: FitResult, params: dict[str, Param]) -> str:
         for title, buffer in figures
         if isinstance(buffer, io.BytesIO)
     )
+
+
+def convergence_plot(result: FitResult) -> bytes:
+    """The convergence plot of ``result``'s history, as PNG bytes."""
+    direction = METRICS[result.metric].direction if result.metric in METRICS else "minimize"  # custom: minimised
+    buffer = io.BytesIO()
+    draw_convergence(convergence_data(result.history, direction), buffer, metric=result.metric)
+    return buffer.getvalue()
 
 
 def _traded_pairs(result: FitResult, names: list[str]) -> list[tuple[str, str]]:

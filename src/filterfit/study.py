@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Iterable
@@ -42,11 +41,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from .errors import FilterFitError
-
-try:
-    import fcntl
-except ImportError:  # Windows: Optuna's own lock
-    fcntl = None  # type: ignore[assignment]
+from .journal import journal_storage
 
 if TYPE_CHECKING:
     from .images import Image
@@ -62,7 +57,6 @@ __all__ = [
     "evaluation_of",
     "evaluated",
     "file_sha256",
-    "journal_storage",
     "open_storage",
     "open_study",
     "start_run",
@@ -79,6 +73,7 @@ DEFINITION = "filterfit"  # the study user attribute that holds the problem defi
 HEARTBEAT_S = 20.0  # RDB storages: seconds between heartbeats of a running trial; stale after 3 missed
 ORPHAN_S = 5.0  # a RUNNING trial still unsigned this long after it was asked belongs to a killed process
 IDENTITY = ("filter", "space", "metric", "border", "mask", "images")  # what makes two problems the same
+_HOST = socket.gethostname()  # asked once: a stale-trial check runs for every running trial, every loop
 _RUN_TOKEN = secrets.token_hex(4)  # this process's runs (a dead run in a live process is stale too)
 _RUN_NUMBERS = itertools.count()
 _LIVE_RUNS: set[str] = set()
@@ -99,8 +94,6 @@ def open_storage(url: str | Path | None) -> Any:
     if url is None:
         return None
     heartbeat = float(os.environ.get("FILTERFIT_HEARTBEAT_S", HEARTBEAT_S))
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
     text = str(url)
     try:
         if "://" in text:
@@ -117,7 +110,7 @@ def open_storage(url: str | Path | None) -> Any:
                 f"no study storage at {text}: give a postgresql:// or sqlite:/// URL, "
                 f"a {JOURNAL} file or a --out folder that holds one"
             )
-        return JournalStorage(JournalFileBackend(str(path)))
+        return journal_storage(path)
     except FilterFitError:
         raise
     except ImportError as error:  # Optuna's "Failed to import DB access module" says neither which nor how
@@ -168,40 +161,6 @@ def _no_driver(url: str, error: ImportError) -> str:
 def _masked(url: str) -> str:
     """The URL without its password (``user:***@host``): error messages end up in logs and CI output."""
     return re.sub(r"^([\w+]+://[^:/]*):[^@]*@", r"\1:***@", url)  # user and password as SQLAlchemy parses them
-
-
-def journal_storage(path: Path) -> Any:
-    """Optuna's JournalStorage in a file, locked with ``flock`` where there is one (see ``FlockLock``)."""
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    lock = FlockLock(path) if fcntl is not None else None
-    return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))  # type: ignore[arg-type]
-
-
-class FlockLock:
-    """A journal lock that the kernel releases when its process dies.
-
-    Optuna's default lock is a symlink that a SIGKILLed writer leaves behind,
-    and the next process waits out its 30 s grace period; an ``flock`` on a
-    lock file is gone with the process that held it.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path) + ".flock"
-        self._threads = threading.Lock()  # flock is per open file: threads of one process need their own lock
-        self._fd: int | None = None
-
-    def acquire(self) -> bool:
-        self._threads.acquire()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the file releases the flock
-            self._fd = None
-        self._threads.release()
 
 
 def open_study(storage: Any, name: str | None, sampler: optuna.samplers.BaseSampler, *, create: bool) -> optuna.Study:
@@ -340,7 +299,7 @@ def _show(data: dict[str, Any], key: str) -> str:
 
 def start_run() -> str:
     """A new run's owner mark for its trials: host, process and run, so that a resumed run can tell a dead owner's."""
-    token = f"{socket.gethostname()}:{os.getpid()}:{_RUN_TOKEN}-{next(_RUN_NUMBERS)}"
+    token = f"{_HOST}:{os.getpid()}:{_RUN_TOKEN}-{next(_RUN_NUMBERS)}"
     _LIVE_RUNS.add(token)
     return token
 
@@ -371,7 +330,7 @@ def stale(trial: FrozenTrial) -> bool:
     if "owner" not in trial.user_attrs:
         return _age(trial) >= ORPHAN_S
     host, _, rest = str(trial.user_attrs.get("owner", "")).partition(":")
-    if host != socket.gethostname():
+    if host != _HOST:
         return False
     pid_text, _, token = rest.partition(":")
     pid = int(pid_text) if pid_text.isdigit() else -1
