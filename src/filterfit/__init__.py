@@ -1,7 +1,10 @@
 """filterfit: find the parameters of an image filter that turn a source into a target.
 
 Modules:
-    fit         -- ``fit()``, the ask -> evaluate -> tell loop
+    fit         -- ``fit()`` as its stages: inputs, problem, fidelity, study, search, confirm, intervals, outputs
+    job         -- what one call of ``fit()`` is asked to do, checked and normalised
+    run         -- one search's ask -> evaluate -> tell loop, recorded in the study
+    pairs       -- the image pairs a fit compares, loaded once and checked for size
     fidelity    -- large photos: a search on a centre crop first
     space       -- search-space parameters and the ``--param`` grammar
     filters     -- command templates and Python functions as filters
@@ -15,16 +18,20 @@ Modules:
     outputs     -- the output folder: result.json, best.png, diff.png, plots, report.html
     apply       -- ``apply()``: a result's filter, rebuilt and applied to other photos
     export      -- a result as a .cube 3D LUT, a Hald CLUT PNG, a command line
-    study       -- the study's storage, its problem definition, resuming
+    lut         -- 3D LUTs measured from a fitted filter, applied, written as .cube and Hald CLUT files
+    study       -- the study: its problem definition, its trials, resuming
+    storage     -- the study's storage (an Optuna URL, a journal file, a folder) and opening the study in it
     journal     -- the study's journal file in an output folder: locked, synced once a second
     worker      -- ``filterfit worker``: join a shared study from another machine
     plots       -- convergence, slice and pairwise data, and their drawing
     uncertainty -- each parameter's interval and flags, probed around the best
+    profiles    -- the probe search behind the intervals: each parameter's edges, bracketed and bisected
     edges       -- the flag for a best value at an end of its range
     report      -- report.html: images, parameter table, plots and facts in one page
     errors      -- FilterFitError and the errors derived from it
     demo        -- the memo's blur experiment on a bundled photo
-    cli         -- the ``filterfit`` command
+    cli         -- the ``filterfit`` command: parse, call the library, map errors to exit codes
+    cli_output  -- what the command prints: the result table, the outcome line, progress bars, errors
 """
 
 from .apply import apply

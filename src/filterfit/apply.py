@@ -32,7 +32,7 @@ from .space import Space
 
 if TYPE_CHECKING:
     from .filters import Filter
-    from .fit import ImageLike
+    from .pairs import ImageLike
 
 __all__ = ["Applied", "Fitted", "apply", "apply_to_files", "look_fitted", "rebuild"]
 
@@ -184,7 +184,7 @@ def apply(
     >>> result = filterfit.FitResult.load("result/result.json")  # doctest: +SKIP
     >>> pixels = filterfit.apply(result, "other.png")  # doctest: +SKIP
     """
-    from .fit import _as_image
+    from .pairs import as_image as _as_image
 
     return rebuild(as_result(result), filter=filter).render(_as_image(image))
 

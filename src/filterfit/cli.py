@@ -1,4 +1,4 @@
-"""The ``filterfit`` command: parse, call the library, print, map errors to exit codes.
+"""The ``filterfit`` command: parse, call the library, map errors to exit codes (:mod:`.cli_output` prints).
 
 Exit codes: 0 success, 1 a run that produced no answer (every evaluation
 failed) or an ``apply`` with failed photos, 2 a usage mistake (bad file, bad
@@ -7,7 +7,6 @@ failed) or an ``apply`` with failed photos, 2 a usage mistake (bad file, bad
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from . import __version__
+from .cli_output import (
+    count_bar,
+    print_applied,
+    print_exported,
+    print_memo,
+    print_result,
+    print_status,
+    progress_bar,
+    say_error,
+    say_how_to_resume,
+    say_resuming,
+)
+from .cli_output import result_table as result_table  # re-exported: the table was defined here
 from .errors import AllEvaluationsFailedError, FilterFitError, InterruptedBeforeAnswerError
 from .images import MAX_PIXELS
 from .metrics import METRICS
@@ -30,16 +38,12 @@ __all__ = ["main"]
 STRATEGY_NAMES = ["auto", "tpe", "cmaes", "qmc", "random", "gp", "benderopt"]
 
 
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False)
-
-
 class _OneLineUsageError(click.UsageError):
     """click's usage errors in filterfit's shape, one line: ``error: <problem> (see <command> --help)``."""
 
     def show(self, file: Any = None) -> None:
         where = self.ctx.command_path if self.ctx is not None else "filterfit"
-        _say_error(f"{self.format_message().rstrip('.')} (see {where} --help)")
+        say_error(f"{self.format_message().rstrip('.')} (see {where} --help)")
 
 
 class _Commands(click.Group):
@@ -178,36 +182,22 @@ def fit(
         space = Space.parse(params) if params else None
         if metric is None:
             metric = "distribution" if options["reference"] is not None else "rmse"
-        _say_resuming(options)
+        say_resuming(options)
         result = _run(
             run_fit, template, space, options.pop("source"), options.pop("target"), look=look, metric=metric, **options
         )
-    _report(result, options)
+    print_result(result, options)
     _exit_if_interrupted(result, options)
 
 
 INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C (128 + SIGINT)
 
 
-def _say_resuming(options: dict[str, Any]) -> None:
-    out = options.get("out")
-    if out is not None and options.get("storage") is None and (Path(out) / "study.journal").is_file():
-        if not (options["as_json"] or options["quiet"]):
-            _console(stderr=True).print(
-                f"resuming the study in {escape(str(out))}/ (its evaluations count towards --budget)"
-            )
-
-
 def _exit_if_interrupted(result: Any, options: dict[str, Any]) -> None:
     """After Ctrl-C: the result so far is written; say how to go on, exit 130."""
     if result.stopped != "interrupted":
         return
-    if options.get("out") or options.get("storage"):
-        where = f"--out {options['out']}" if options.get("out") else "--storage/--study"
-        hint = f"run the same command again (same {where}) to resume: its {result.evaluations} evaluations are kept"
-    else:
-        hint = "nothing was kept to resume from: give --out DIR to make a run resumable"
-    _console(stderr=True).print(f"[yellow]interrupted:[/] {escape(hint)}", soft_wrap=True)
+    say_how_to_resume(result, options)
     sys.exit(INTERRUPTED)
 
 
@@ -251,93 +241,8 @@ def _run(
     **options: Any,
 ) -> Any:
     show = not (as_json or quiet) and sys.stderr.isatty()
-    with _progress_bar(show, options["budget"]) as callback:
+    with progress_bar(show, options["budget"]) as callback:
         return run_fit(template, space, source, target, callback=callback, **options)
-
-
-@contextmanager
-def _progress_bar(show: bool, budget: int) -> Iterator[Any]:
-    if not show:
-        yield None
-        return
-    columns = (
-        TextColumn("[bold]fitting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("best {task.fields[best]}"),
-        TextColumn("{task.fields[params]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
-        task = progress.add_task("fit", total=budget, best="-", params="")
-
-        def update(state: Any) -> None:
-            best = "-" if state.best_error is None else f"{state.best_error:.6g}"
-            params = "" if state.best_params is None else _params_text(state.best_params)
-            progress.update(task, completed=state.evaluations, best=best, params=params)
-
-        yield update
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={_short(v)}" for k, v in params.items())
-
-
-def _short(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _report(result: Any, options: dict[str, Any]) -> None:
-    if options.get("as_json"):
-        click.echo(result.to_json(indent=None))
-        return
-    if options.get("quiet"):
-        click.echo(_params_text(result.best_params))
-        return
-    console = _console()
-    console.print(result_table(result))
-    console.print(
-        f"{result.metric} {result.best_error:.6g} after {result.evaluations} evaluations "
-        f"({result.failed} failed) in {result.elapsed_s:.1f} s with {result.workers} workers"
-        + (" - stopped: close enough to exact" if result.stopped == "exact" else "")
-        + (f"; then {len(result.probes)} probes measured the intervals" if result.probes else "")
-        + f"; {_renders_text(result)}"
-    )
-    cropped = [record for record in result.history if record.crop is not None]
-    if cropped:
-        console.print(
-            f"searched a {cropped[0].crop} crop first ({len(cropped)} evaluations), "
-            f"then the whole image ({result.evaluations - len(cropped)})"
-        )
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
-    if options.get("out"):
-        console.print(
-            f"results in {escape(str(options['out']))}/ (result.json, best.png, diff.png, convergence.png, report.html)"
-        )
-
-
-def _renders_text(result: Any) -> str:
-    """What the run cost: its renders in all, and those a resumed run made again to replay its search."""
-    text = f"{result.renders} renders in all"
-    if result.replayed:
-        text += f" ({result.replayed} of them again, to replay the study's evaluations)"
-    return text
-
-
-def result_table(result: Any) -> Table:
-    """The final table: each parameter's best value, uncertainty interval, range and flags."""
-    from .uncertainty import interval_text
-
-    table = Table(title="filterfit result", title_justify="left")
-    for header in ("parameter", "best", "interval", "searched", "flags"):
-        table.add_column(header)
-    ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
-    for name, value in result.best_params.items():
-        interval = interval_text(result.uncertainty.get(name))
-        cells = (name, _short(value), interval, ranges.get(name, ""), "\n".join(result.flags.get(name, [])))
-        table.add_row(*map(escape, cells))  # choices are the user's text: "[b]" is not markup here
-    return table
 
 
 @contextmanager
@@ -346,19 +251,14 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except InterruptedBeforeAnswerError as error:
-        _say_error(str(error))
+        say_error(str(error))
         sys.exit(INTERRUPTED)
     except AllEvaluationsFailedError as error:
-        _say_error(str(error))
+        say_error(str(error))
         sys.exit(1)
     except FilterFitError as error:
-        _say_error(str(error))
+        say_error(str(error))
         sys.exit(2)
-
-
-def _say_error(message: str) -> None:
-    """``error: <message>`` on stderr; escaped, since paths and values may hold rich markup such as [/b]."""
-    _console(stderr=True).print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 @cli.command()
@@ -376,12 +276,9 @@ def demo(out: Path, **options: Any) -> None:
         source, target = memo.prepare(out)
         result = _run(run_fit, memo.TEMPLATE, Space.parse(memo.PARAMS), source, target, out=out, **options)
         memo_error = memo.memo_error(source, target)
-    _report(result, {**options, "out": out})
+    print_result(result, {**options, "out": out})
     if not (options["as_json"] or options["quiet"]):
-        _console().print(
-            f"the memo (benderopt, JPEG files): radius {memo.MEMO['radius']} sigma {memo.MEMO['sigma']} "
-            f"after {memo.MEMO['evaluations']:,} evaluations, rmse {memo_error:.4f} against this target"
-        )
+        print_memo(memo.MEMO, memo_error)
 
 
 @cli.command()
@@ -402,30 +299,14 @@ def apply(
     from .result import FitResult
 
     show = not quiet and sys.stderr.isatty()
-    with _errors(), _count_bar(show, len(photos), "applying") as callback:
+    with _errors(), count_bar(show, len(photos), "applying") as callback:
         result = FitResult.load(result_path)
         done = apply_to_files(
             result, photos, out, workers=workers or default_workers(), callback=callback, max_pixels=max_pixels
         )
-    failed = [item for item in done if item.error]
-    if not quiet:
-        _console().print(f"applied to {len(done) - len(failed)} of {len(done)} photos in {escape(str(out))}/")
-    for item in failed:
-        named = str(item.error).startswith(str(item.source))  # image errors name their file already
-        _say_error(f"{'' if named else f'{item.source}: '}{item.error}")
-    if failed:
+    print_applied(done, out, quiet=quiet)
+    if any(item.error for item in done):
         sys.exit(1)
-
-
-@contextmanager
-def _count_bar(show: bool, total: int, label: str) -> Iterator[Any]:
-    if not show:
-        yield None
-        return
-    columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=_console(stderr=True), transient=True) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda _: progress.advance(task)
 
 
 @cli.command()
@@ -450,28 +331,7 @@ def export(result_path: Path, cube: Path | None, hald: Path | None, as_command: 
         result = FitResult.load(result_path)
         command = export_command(result, check=check) if as_command else None
         exported = export_luts(result, cube=cube, hald=hald, check=check) if cube or hald else None
-    if command is not None:
-        click.echo(command.text)
-        if command.psnr is not None:  # stdout stays the command alone
-            _console(stderr=True).print(
-                escape(
-                    f"the command: {command.psnr:.1f} dB PSNR against filterfit apply on {command.check_photo} "
-                    "(ImageMagick ran it)"
-                ),
-                soft_wrap=True,
-            )
-    if exported is not None:
-        console = _console(stderr=as_command)  # stdout stays the command alone
-        for kind, path in exported.written.items():
-            console.print(
-                escape(
-                    f"wrote {path} ({'33^3 .cube 3D LUT' if kind == 'cube' else 'level-8 Hald CLUT'}): "
-                    f"{exported.psnr[kind]:.1f} dB PSNR against the filter's own render of {exported.check_photo}"
-                ),
-                soft_wrap=True,
-            )
-    for warning in [*(command.warnings if command else []), *(exported.warnings if exported else [])]:
-        _console(stderr=True).print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    print_exported(command, exported, as_command=as_command)
 
 
 @cli.command()
@@ -509,7 +369,7 @@ def worker(storage: str, study_name: str | None, workers: int | None, images: Pa
 
     with _errors():
         result = join(storage, study_name, workers=workers, images=images)
-    _report(result, options)
+    print_result(result, options)
     _exit_if_interrupted(result, {"storage": storage})
 
 
@@ -518,8 +378,6 @@ def worker(storage: str, study_name: str | None, workers: int | None, images: Pa
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def status(storage: str, study_name: str | None, as_json: bool) -> None:
     """Summarise a (shared) study: its problem, evaluations by state, the best so far."""
-    import json
-
     import optuna
 
     from .study import open_storage, open_study, summary
@@ -527,13 +385,7 @@ def status(storage: str, study_name: str | None, as_json: bool) -> None:
     with _errors():
         study = open_study(open_storage(storage), study_name, optuna.samplers.RandomSampler(), create=False)
         data = summary(study)
-    if as_json:
-        click.echo(json.dumps(data))
-        return
-    for key, value in data.items():
-        shown = _params_text(value) if isinstance(value, dict) else value
-        shown = " ".join(shown) if isinstance(shown, list) else shown
-        click.echo(f"{key + ':':<12} {shown}")
+    print_status(data, as_json=as_json)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadpoolctl import threadpool_limits
 
-from .filters.command import kill_running_programs
+from .filters.program import kill_running_programs
 
 if TYPE_CHECKING:
     from .problem import Evaluation, Problem
@@ -112,7 +112,7 @@ class Evaluator:
 
 
 def _kill_with_programs(pid: int | None) -> None:
-    """Kill one worker and the programs it started (each in a session of its own, see filters.command)."""
+    """Kill one worker and the programs it started (each in a session of its own, see filters.program)."""
     if pid is None:
         return
     try:

@@ -24,9 +24,10 @@ import optuna
 from .errors import FilterFitError
 from .evaluator import Evaluator, default_workers
 from .filters import as_filter
-from .fit import _Run, load_pairs
 from .metrics import get_metric, make_mask
+from .pairs import load_pairs
 from .problem import Problem
+from .run import Run
 from .space import Space
 from .strategies import get_strategy
 from .study import DefinitionError, file_sha256, mask_sha256, open_storage, open_study, stored_definition
@@ -34,8 +35,8 @@ from .study import DefinitionError, file_sha256, mask_sha256, open_storage, open
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .fit import Progress
     from .result import FitResult
+    from .run import Progress
 
 __all__ = ["WORKER_STRATEGY", "join", "worker_strategy"]
 
@@ -99,7 +100,7 @@ def join(
     # workers >= 2: other processes always propose alongside this one (TPE's constant liar)
     strategy = get_strategy(name, space, seed=seed, budget=wanted["budget"], workers=max(2, workers))
     study.sampler = strategy.sampler()
-    run = _Run(problem, strategy, study, wanted["budget"], workers, callback, wanted["stop_below"])
+    run = Run(problem, strategy, study, wanted["budget"], workers, callback, wanted["stop_below"])
     with Evaluator(problem, workers) as evaluator:
         run.execute(evaluator)
     return run.result(seed, filter.describe(), lossy=any(t.lossy for _, t in loaded))

@@ -5,35 +5,21 @@ would split it (``shlex``), but no shell ever runs: each word becomes one argv
 element and parameter values are formatted into it, never interpreted.
 
 ImageMagick (``convert``, ``magick``) and GraphicsMagick (``gm``) read the
-source from stdin as uncompressed PPM/PAM and write to stdout in the target's
-own format, uncompressed, so the render is quantised exactly as the program
-would write the target file (ImageMagick rounds PNG and PPM samples
-differently). Other programs get files in a RAM-backed temporary folder
-(``/dev/shm`` where it exists): nothing is written to the working disk.
-
-An 8-bit RGB PNG target is the common case, and PNG costs ImageMagick 5 ms
-more to write than 16-bit PPM (5% of a 512x512 27x20 blur's evaluation),
-even stored uncompressed. ImageMagick 6 at 16 bits per sample (Q16) writes such a PNG as
-its 16-bit sample q cut to ``q // 257``: where a check of the installed
-program shows exactly that, it writes 16-bit PPM instead and filterfit cuts
-the samples itself, to the same pixels.
+source from stdin and write to stdout, in formats :mod:`.magick` chooses so
+that the render is quantised exactly as the program would write the target
+file. Other programs get files in a RAM-backed temporary folder. Either way
+:mod:`.program` runs the program and turns a failure into the evaluation's
+reason.
 """
 
 from __future__ import annotations
 
-import atexit
-import functools
-import itertools
 import os
 import re
 import shlex
 import shutil
-import signal
 import string
-import subprocess
-import tempfile
 import threading
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,7 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import CommandNotFoundError, EvaluationError, ImageError, TemplateError
-from ..images import Image, decode, decode_pnm, encode_pnm, to_float
+from ..images import Image, decode
+from .magick import PIPE_PROGRAMS, cut_to_8_bits, pipe_input, pipe_input_format, pipe_output
+from .magick import png_is_16_bit_cut as _png_is_16_bit_cut  # looked up here, where tests replace it
+from .program import input_file, run_program
+from .program import kill_running_programs as kill_running_programs  # re-exported: it was defined here
+from .program import scratch_folder as _scratch_folder  # tests reach the folder as command._scratch_folder
 
 if TYPE_CHECKING:
     from ..space import Space
@@ -50,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["CommandFilter", "format_value"]
 
 RESERVED = ("input", "output")
-PIPE_PROGRAMS = frozenset({"convert", "magick", "gm"})
 INSTALL_HINTS = {
     "convert": "install ImageMagick: apt-get install imagemagick (macOS: brew install imagemagick)",
     "magick": "install ImageMagick 7: brew install imagemagick, or use convert from apt's imagemagick",
@@ -220,23 +210,12 @@ class CommandFilter:
         argv: list[str] = []
         for word in self.words:
             if word == "{input}":
-                argv.append({1: "pgm:-", 3: "ppm:-"}.get(channels, "pam:-"))
+                argv.append(pipe_input_format(channels))
             elif word == "{output}":
-                argv.extend(self._pipe_output())
+                argv.extend(pipe_output(self.program, self.output_format, png_as_16_bit=self.png_as_16_bit))
             else:
                 argv.append(formatter.vformat(word, (), dict(params)))
         return argv
-
-    def _pipe_output(self) -> list[str]:
-        if self.png_as_16_bit:
-            return ["-depth", "16", "ppm:-"]
-        graphicsmagick = Path(self.program).name == "gm"
-        if self.output_format == "png":
-            level = ["-quality", "1"] if graphicsmagick else ["-define", "png:compression-level=0"]
-            return [*level, "png:-"]
-        if self.output_format == "tiff":
-            return ["-compress", "none", "tiff:-"]
-        return [f"{'pam' if self.output_format == 'pnm' else self.output_format}:-"]
 
     def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
         try:
@@ -247,16 +226,16 @@ class CommandFilter:
     def _render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
         if self.uses_pipes:
             argv = self.pipe_argv(params, image.channels)
-            data = self._run(argv, stdin=_pipe_input(image))
+            data = self._run(argv, stdin=pipe_input(image))
             if self.png_as_16_bit:
-                return _cut_to_8_bits(data)
+                return cut_to_8_bits(data)
             return _decode_output(data, "stdout")
         folder = _scratch_folder()
         # One name per thread: filterfit apply renders several photos at once from threads of one process.
         # The program gets filterfit's own absolute names, never the user's: no name can look like an option.
         output = folder / f"out-{os.getpid()}-{threading.get_ident()}{FILE_SUFFIX.get(self.output_format, '.png')}"
         output.unlink(missing_ok=True)
-        argv = self.argv(params, str(_input_file(image, folder)), str(output))
+        argv = self.argv(params, str(input_file(image, folder)), str(output))
         self._run(argv, stdin=None)
         try:
             data = output.read_bytes()
@@ -267,55 +246,7 @@ class CommandFilter:
         return _decode_output(data, "the output file")
 
     def _run(self, argv: list[str], stdin: bytes | None) -> bytes:
-        try:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=_environment(single_thread=self.single_thread),
-                start_new_session=True,  # so a timeout kills the program's children too
-            )
-        except FileNotFoundError:
-            raise EvaluationError(f"command '{argv[0]}' not found") from None
-        except OSError as error:
-            raise EvaluationError(f"cannot start '{argv[0]}': {error.strerror}") from None
-        except ValueError as error:  # a NUL byte or an unencodable character in an argument
-            raise EvaluationError(f"cannot start '{argv[0]}': {error} in an argument") from None
-        with _RUNNING_LOCK:
-            _RUNNING.add(process)
-        try:
-            stdout, stderr = process.communicate(stdin, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            raise EvaluationError(f"timed out after {self.timeout:g} s (raise --timeout if it needs longer)") from None
-        finally:
-            with _RUNNING_LOCK:
-                _RUNNING.discard(process)
-        if process.returncode < 0:
-            raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
-        if process.returncode != 0:
-            raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
-        return stdout
-
-
-def _environment(*, single_thread: bool) -> dict[str, str]:
-    """The environment a program runs in: temporary files in RAM, and one thread when asked."""
-    env = dict(os.environ)
-    # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
-    scratch = str(_scratch_folder())
-    for name in ("MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"):
-        env.setdefault(name, scratch)
-    if single_thread:
-        env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
-    return env
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
+        return run_program(argv, stdin, timeout=self.timeout, single_thread=self.single_thread)
 
 
 def _check_field(word: str, name: str, spec: str, conversion: str | None) -> None:
@@ -339,37 +270,6 @@ def _sample_values(space: Space) -> Iterator[dict[str, Any]]:
             yield {**first, param.name: choice}
 
 
-# Programs running in this process's threads (one worker evaluates in a thread), so that Ctrl-C can stop them.
-_RUNNING: set[subprocess.Popen[bytes]] = set()
-_RUNNING_LOCK = threading.Lock()
-
-
-def kill_running_programs() -> None:
-    """Kill every program this process is running, children included: Ctrl-C must not wait for them."""
-    with _RUNNING_LOCK:
-        running = list(_RUNNING)
-    for process in running:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.communicate()
-
-
-def _excerpt(stderr: bytes, limit: int = 300) -> str:
-    text = " ".join(stderr.decode("utf-8", "replace").split())
-    if not text:
-        return "(no message on stderr)"
-    return text if len(text) <= limit else "..." + text[-limit:]
-
-
 def _decode_output(data: bytes, where: str) -> np.ndarray:
     if not data:
         raise EvaluationError(f"the program wrote nothing to {where}")
@@ -377,86 +277,3 @@ def _decode_output(data: bytes, where: str) -> np.ndarray:
         return decode(data).pixels
     except ImageError as error:
         raise EvaluationError(f"unreadable image on {where}: {error}") from None
-
-
-def _cut_to_8_bits(data: bytes) -> np.ndarray:
-    """16-bit PPM from the program as float pixels of the 8-bit PNG it would have written."""
-    try:
-        samples, maxval = decode_pnm(data)
-    except ImageError as error:
-        raise EvaluationError(f"unreadable image on stdout: {error}") from None
-    if maxval != 65535:
-        raise EvaluationError(
-            f"the program wrote {maxval + 1}-level samples to stdout where 16-bit ones were asked for"
-        )
-    return to_float((samples // 257).astype(np.uint8))
-
-
-@functools.cache
-def _png_is_16_bit_cut(program: str) -> bool:
-    """True when ``program`` writes 8-bit PNG samples as its 16-bit ones cut to ``q // 257``.
-
-    Checked on blurred noise (samples of every kind) through the very pipes the evaluations use,
-    once per program and process: a build with floating-point samples (HDRI, ImageMagick 7's
-    default) or another rounding fails it.
-    """
-    noise = Image(to_float(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)))
-    try:
-        blur = CommandFilter(f"{shlex.quote(program)} {{input}} -blur 0x0.8 {{output}}", timeout=30, single_thread=True)
-        png, cut = (replace(blur, png_as_16_bit=cheaper).render(noise, {}) for cheaper in (False, True))
-    except (EvaluationError, TemplateError):
-        return False
-    return png.shape == cut.shape and bool(np.array_equal(png, cut))
-
-
-# Per-process caches: a worker encodes each source once and reuses it. Weak keys, not
-# id(image): a freed image's id is reused by the next one, which then got stale pixels.
-_PIPE_INPUTS: weakref.WeakKeyDictionary[Image, bytes] = weakref.WeakKeyDictionary()
-_INPUT_FILES: weakref.WeakKeyDictionary[Image, Path] = weakref.WeakKeyDictionary()
-_SCRATCH: list[Path] = []
-_INPUT_NUMBERS = itertools.count()
-
-
-def _pipe_input(image: Image) -> bytes:
-    if image not in _PIPE_INPUTS:
-        _PIPE_INPUTS[image] = encode_pnm(image.pixels, image.bit_depth)
-    return _PIPE_INPUTS[image]
-
-
-def _input_file(image: Image, folder: Path) -> Path:
-    if image not in _INPUT_FILES:
-        name = f"in-{next(_INPUT_NUMBERS)}"  # not id(image): a freed image's id is reused while its file may remain
-        if image.path is not None:
-            path = folder / f"{name}{_plain_suffix(image)}"
-            shutil.copyfile(image.path, path)  # the program reads the very file the user gave
-        else:
-            from ..images import save_image
-
-            path = save_image(image.pixels, folder / f"{name}.png", bit_depth=image.bit_depth)
-        _INPUT_FILES[image] = path
-        weakref.finalize(image, path.unlink, True)  # gone with its image: apply's batches would fill /dev/shm
-    return _INPUT_FILES[image]
-
-
-def _plain_suffix(image: Image) -> str:
-    """The user's file suffix when it is a plain one (.png, .jpg), else one for its format.
-
-    ImageMagick reads ``photo.png[0]`` or ``photo.png[10x10]`` as a frame or size selector.
-    """
-    assert image.path is not None
-    suffix = image.path.suffix.lower()
-    if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
-        return suffix
-    return {"jpeg": ".jpg", "tiff": ".tif", "pnm": ".pnm"}.get(image.format, f".{image.format}")
-
-
-def _scratch_folder() -> Path:
-    """A private temporary folder on a RAM-backed file system where there is one."""
-    if not _SCRATCH or _SCRATCH[0].name.split("-")[-1] != str(os.getpid()):
-        ram = Path("/dev/shm")
-        base = str(ram) if ram.is_dir() and os.access(ram, os.W_OK) else None
-        folder = Path(tempfile.mkdtemp(prefix="filterfit-", suffix=f"-{os.getpid()}", dir=base))
-        _SCRATCH[:] = [folder]
-        _INPUT_FILES.clear()
-        atexit.register(shutil.rmtree, folder, True)
-    return _SCRATCH[0]

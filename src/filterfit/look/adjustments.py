@@ -31,6 +31,11 @@ sharpen        sharpen                0 .. 2       0        unsharp mask of radi
 ``vignette`` and ``grain`` depend on the pixel's position (radius from the
 centre, a fixed noise field), ``blur`` and ``sharpen`` on its neighbours; the
 others are per-pixel colour operations.
+
+One module on purpose, though past 400 lines: the sixteen functions are a few
+lines each over the same planar helpers and constants, and ``ADJUSTMENTS`` at
+the end is the table above in pipeline order. Split by adjustment or by kind,
+one table and its helpers would be spread over several files.
 """
 
 from __future__ import annotations

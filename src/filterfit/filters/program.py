@@ -1,0 +1,159 @@
+"""Running an external program for one evaluation: an argv list, its own session, a timeout, files in RAM.
+
+No shell ever runs: the program gets the argv list :class:`~.command.CommandFilter`
+built. It starts in a session of its own, so that a timeout or Ctrl-C kills its
+children too, and a failure's reason is its exit code or signal with the end of
+its stderr. Programs that do not take pipes get files in a RAM-backed temporary
+folder (``/dev/shm`` where it exists), and temporary files of their own go
+there too: nothing is written to the working disk.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+
+from ..errors import EvaluationError
+from ..images import Image
+
+__all__ = ["input_file", "kill_running_programs", "run_program", "scratch_folder"]
+
+
+def run_program(argv: list[str], stdin: bytes | None, *, timeout: float, single_thread: bool) -> bytes:
+    """Run ``argv`` and return its stdout; a failure to start, a timeout or a failure exit is an EvaluationError."""
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment(single_thread=single_thread),
+            start_new_session=True,  # so a timeout kills the program's children too
+        )
+    except FileNotFoundError:
+        raise EvaluationError(f"command '{argv[0]}' not found") from None
+    except OSError as error:
+        raise EvaluationError(f"cannot start '{argv[0]}': {error.strerror}") from None
+    except ValueError as error:  # a NUL byte or an unencodable character in an argument
+        raise EvaluationError(f"cannot start '{argv[0]}': {error} in an argument") from None
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+    try:
+        stdout, stderr = process.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise EvaluationError(f"timed out after {timeout:g} s (raise --timeout if it needs longer)") from None
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
+    if process.returncode < 0:
+        raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
+    if process.returncode != 0:
+        raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
+    return stdout
+
+
+def _environment(*, single_thread: bool) -> dict[str, str]:
+    """The environment a program runs in: temporary files in RAM, and one thread when asked."""
+    env = dict(os.environ)
+    # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
+    scratch = str(scratch_folder())
+    for name in ("MAGICK_TEMPORARY_PATH", "MAGICK_TMPDIR", "TMPDIR"):
+        env.setdefault(name, scratch)
+    if single_thread:
+        env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
+    return env
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+# Programs running in this process's threads (one worker evaluates in a thread), so that Ctrl-C can stop them.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_running_programs() -> None:
+    """Kill every program this process is running, children included: Ctrl-C must not wait for them."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for process in running:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()
+
+
+def _excerpt(stderr: bytes, limit: int = 300) -> str:
+    text = " ".join(stderr.decode("utf-8", "replace").split())
+    if not text:
+        return "(no message on stderr)"
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+# Per-process caches: a worker writes each source once and reuses it. Weak keys, not
+# id(image): a freed image's id is reused by the next one, which then got stale pixels.
+_INPUT_FILES: weakref.WeakKeyDictionary[Image, Path] = weakref.WeakKeyDictionary()
+_SCRATCH: list[Path] = []
+_INPUT_NUMBERS = itertools.count()
+
+
+def input_file(image: Image, folder: Path) -> Path:
+    """The source as a file in ``folder`` for a program that takes file names: written once per image."""
+    if image not in _INPUT_FILES:
+        name = f"in-{next(_INPUT_NUMBERS)}"  # not id(image): a freed image's id is reused while its file may remain
+        if image.path is not None:
+            path = folder / f"{name}{_plain_suffix(image)}"
+            shutil.copyfile(image.path, path)  # the program reads the very file the user gave
+        else:
+            from ..images import save_image
+
+            path = save_image(image.pixels, folder / f"{name}.png", bit_depth=image.bit_depth)
+        _INPUT_FILES[image] = path
+        weakref.finalize(image, path.unlink, True)  # gone with its image: apply's batches would fill /dev/shm
+    return _INPUT_FILES[image]
+
+
+def _plain_suffix(image: Image) -> str:
+    """The user's file suffix when it is a plain one (.png, .jpg), else one for its format.
+
+    ImageMagick reads ``photo.png[0]`` or ``photo.png[10x10]`` as a frame or size selector.
+    """
+    assert image.path is not None
+    suffix = image.path.suffix.lower()
+    if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+        return suffix
+    return {"jpeg": ".jpg", "tiff": ".tif", "pnm": ".pnm"}.get(image.format, f".{image.format}")
+
+
+def scratch_folder() -> Path:
+    """A private temporary folder on a RAM-backed file system where there is one."""
+    if not _SCRATCH or _SCRATCH[0].name.split("-")[-1] != str(os.getpid()):
+        ram = Path("/dev/shm")
+        base = str(ram) if ram.is_dir() and os.access(ram, os.W_OK) else None
+        folder = Path(tempfile.mkdtemp(prefix="filterfit-", suffix=f"-{os.getpid()}", dir=base))
+        _SCRATCH[:] = [folder]
+        _INPUT_FILES.clear()
+        atexit.register(shutil.rmtree, folder, True)
+    return _SCRATCH[0]
