@@ -261,3 +261,25 @@ def test_looks_identifiability_sees_what_a_photo_hides() -> None:
     random = looks.random_look(looks.DEFAULT_ADJUSTMENTS, rng)
     for param in random.space():
         assert 0.2 <= param.to_unit(random.params[param.name]) <= 0.8
+
+
+def test_sequences_compare_names_the_first_difference_of_each_run(benchmark_modules, tmp_path, capsys):
+    """The recording that proves a restructuring changed nothing must notice any change (issue 17)."""
+    import json
+
+    import sequences
+
+    run = {"evaluations": [[{"x": 1.0}, 0.5, None, 1.0], [{"x": 2.0}, 0.25, None, 1.0]], "best_error": 0.25}
+    moved = {**run, "evaluations": [run["evaluations"][0], [{"x": 2.5}, 0.25, None, 1.0]]}
+    shorter = {**run, "evaluations": run["evaluations"][:1]}
+    files = {}
+    for name, runs in {"before": {"a": run, "b": run, "c": run}, "after": {"a": run, "b": moved, "c": shorter}}.items():
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps({"runs": runs}))
+    assert sequences.compare(files["before"], files["before"]) == 0
+    capsys.readouterr()
+    assert sequences.compare(files["before"], files["after"]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "b: evaluation 1: [{'x': 2.0}, 0.25, None, 1.0] != [{'x': 2.5}, 0.25, None, 1.0]"
+    assert printed[1] == "c: 2 evaluations != 1"
+    assert printed[2] == "3 runs, 6 evaluations recorded; 2 runs differ"
