@@ -16,7 +16,7 @@ from filterfit.errors import CommandNotFoundError, EvaluationError, ParamError, 
 from filterfit.filters import CommandFilter, Filter, FunctionFilter, as_filter
 from filterfit.filters import command as command_module
 from filterfit.filters.command import format_value
-from filterfit.images import Image, load_image, match_channels, quantize, to_float
+from filterfit.images import Image, load_image, match_channels, quantize, save_image, to_float
 from filterfit.metrics import get_metric, rmse
 from filterfit.problem import Problem
 from filterfit.space import Space, as_space
@@ -374,6 +374,24 @@ def test_gmic_through_files_in_ram_leaves_nothing_behind(photo, tmp_path, monkey
     assert not list(scratch.glob("out-*"))  # the output file is removed after reading
     # the user's very file (other tests' inputs may still be there until their images are collected)
     assert photo.read_bytes() in [p.read_bytes() for p in scratch.glob("in-*.png")]
+
+
+@pytest.mark.requires("convert")
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="the scratch folders go to /dev/shm where there is one")
+def test_every_process_removes_its_scratch_folder_when_it_ends(pixels, tmp_path):
+    """The main process and the evaluator's worker processes (which end with os._exit, skipping atexit)."""
+    import sys
+
+    source = tmp_path / "source.png"
+    save_image(pixels, source)
+    target = tmp_path / "target.png"
+    subprocess.run(["convert", str(source), "-evaluate", "multiply", "1.2", str(target)], check=True)
+    before = set(Path("/dev/shm").glob("filterfit-*"))
+    argv = [sys.executable, "-m", "filterfit", "fit", str(source), str(target), "--workers", "2", "--quiet"]
+    argv += ["--command", "convert {input} -evaluate multiply {gain} {output}", "--param", "gain=0.5:2"]
+    done = subprocess.run([*argv, "--strategy", "random", "--budget", "6"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert set(Path("/dev/shm").glob("filterfit-*")) - before == set()
 
 
 def test_array_sources_are_saved_at_their_depth_for_file_programs(pixels, tmp_path):

@@ -143,8 +143,20 @@ def test_a_killed_run_resumes_without_losing_or_repeating_an_evaluation(
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     resumed = json.loads((tmp_path / "killed" / "result.json").read_text())
     assert resumed["evaluations"] == whole.evaluations <= budget
-    assert (resumed["best_params"], resumed["best_error"]) == (whole.best_params, whole.best_error)
-    assert sorted(param_keys(trials)) == sorted(tuple(sorted(r.params.items())) for r in whole.history)
+    # A sampler's trial asked just as the kill came, before it had its parameters, is abandoned on resume
+    # (failed, no parameters); QMC's sequence had moved on for it, so the run then evaluates the next point
+    # of the sequence instead (seen once in ~10 runs under load). Every point is still the sequence's own.
+    abandoned = [t for t in trials if t.state == TrialState.FAIL and not t.params]
+    if abandoned:
+        longer = filterfit.fit(
+            template, params, *pair, strategy=strategy, budget=budget + len(abandoned), workers=2, seed=3
+        )
+        errors = {tuple(sorted(r.params.items())): r.error for r in longer.history}
+        assert set(param_keys(trials)) <= set(errors)
+        assert resumed["best_error"] == min(errors[key] for key in param_keys(trials))
+    else:
+        assert (resumed["best_params"], resumed["best_error"]) == (whole.best_params, whole.best_error)
+        assert sorted(param_keys(trials)) == sorted(tuple(sorted(r.params.items())) for r in whole.history)
     # nothing per evaluation beside the study's record; auto renders again what its least squares replays
     assert {path.name for path in (tmp_path / "killed").iterdir()} <= OUTPUT_FILES
     assert (resumed["replayed"] > 0) == (strategy == "auto")
