@@ -111,6 +111,29 @@ def test_a_preview_search_is_confirmed_at_full_resolution(astronaut):
     assert within(result.best_params, truth.params, truth, 0.02) == {}
 
 
+def test_ctrl_c_while_confirming_a_preview_keeps_the_best_confirmed(astronaut, tmp_path):
+    """A real KeyboardInterrupt from the progress callback at the first full-resolution confirmation.
+
+    The preview search spends its 8 evaluations (12 less the 4 kept to confirm); the 9th record is the
+    first confirmation, and Ctrl-C there ends the fit with it as the answer instead of a traceback.
+    """
+    truth = Look(["exposure", "tint"], {"exposure": 0.3, "tint": -0.2})
+    target = edited(astronaut, truth)
+
+    def stop_at_confirmation(progress):
+        if progress.evaluations == 9:
+            raise KeyboardInterrupt
+
+    options = {"budget": 12, "workers": 1, "seed": 0, "stop_below": 0, "probes": 0, "out": tmp_path / "out"}
+    result = filterfit.fit(
+        look=truth.adjustments, source=astronaut, target=target, callback=stop_at_confirmation, **options
+    )
+    assert result.stopped == "interrupted"
+    assert [r.scale for r in result.history] == [0.5] * 8 + [1.0]
+    assert result.best_error == result.history[-1].error and not result.warnings
+    assert json.loads((tmp_path / "out" / "result.json").read_text())["stopped"] == "interrupted"
+
+
 def test_the_distribution_metric_compares_looks_not_layouts(photo):
     pixels = load_image(photo).pixels
     assert distance(pixels, pixels) == 0.0

@@ -76,6 +76,7 @@ class Run:
         self.scale = _scale(problem)
         self.orphans: list[optuna.trial.FrozenTrial] = []
         self.interrupted_crop: str | None = None  # set when Ctrl-C stopped the crop phase this run follows
+        self.interrupted_preview = False  # set when Ctrl-C came before any preview candidate was confirmed
         self._absorb()
         storage = study._storage  # no public accessor; RDB storages beat (see study.open_storage)
         interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
@@ -227,14 +228,24 @@ class Run:
             self._note(evaluation_of(trial), trial.number)
 
     def confirm(self, problem: Problem, candidates: list[dict[str, Any]]) -> None:
-        """Evaluate preview candidates at full resolution; the best of these is the answer."""
+        """Evaluate preview candidates at full resolution; the best of these is the answer.
+
+        Ctrl-C here stops with the best confirmed so far, or, before any was, the preview's best (and says so).
+        """
+        preview_best, preview_scale = self.best, self.scale
         self.problem, self.best, self.scale = problem, None, 1.0
         self.budget += len(candidates)
         self.renders += len(candidates)
         with Evaluator(problem, min(self.workers, len(candidates))) as evaluator:
             pending = {evaluator.submit(p): self.strategy.ask_fixed(self.study, p) for p in candidates}
-            for future in as_completed(pending):
-                self._record(pending[future], future.result())
+            try:
+                for future in as_completed(pending):
+                    self._record(pending[future], future.result())
+            except KeyboardInterrupt:  # the candidates not confirmed stay RUNNING: a resumed run evaluates them
+                self.stopped = "interrupted"
+                evaluator.abandon()
+                if self.best is None:
+                    self.best, self.scale, self.interrupted_preview = preview_best, preview_scale, True
         self.elapsed = time.perf_counter() - self.started
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
@@ -309,6 +320,11 @@ class Run:
             warnings.append(
                 f"interrupted while searching the {self.interrupted_crop} crop: the best error is measured on that "
                 "crop, not on the whole image"
+            )
+        if self.interrupted_preview:
+            warnings.append(
+                "interrupted while confirming the preview's best candidates: the best error is measured on the "
+                "preview (every few pixels), not on the whole image"
             )
         history = tuple(sorted(self.records, key=lambda r: r.number))
         seconds = [r.seconds for r in history if r.state == "complete" and r.crop is None]
