@@ -164,9 +164,11 @@ def fit(
 
 
 def _build_problem(job: Job) -> tuple[Problem, Strategy]:
-    """Stage 2: the filter prepared for the images, and the strategy that will search it."""
+    """Stage 2: the filter prepared for the images, and the strategy that will search it (a look's from the look)."""
     problem = _problem(job.filter, job.space, job.images, job.metric, job.mask, job.workers)
     strategy = get_strategy(job.strategy, job.space, seed=job.seed, budget=job.budget, workers=job.workers)
+    if isinstance(job.filter, Look):
+        strategy.hint(_look_start(job.filter, job.space))
     return problem, strategy
 
 
@@ -184,8 +186,6 @@ def _plan_fidelity(job: Job, problem: Problem, strategy: Strategy) -> _Fidelity:
     masked = job.mask is not None
     wants_crop = may_crop(job.filter, job.strategy)
     crop = plan_crop(job.images, enabled=job.crop, masked=masked, scans=strategy.scans_first) if wants_crop else None
-    if isinstance(job.filter, Look):
-        strategy.hint(_look_start(job.filter, job.space))
     preview = preview_problem(problem)  # a look of per-pixel adjustments: search on a preview first
     reserve = min(CONFIRMATIONS, job.budget // 2) if preview is not None else 0
     return _Fidelity(crop, preview if preview is not None and reserve else problem, reserve)
@@ -228,7 +228,7 @@ def _search_crop(job: Job, crop: Crop, study: optuna.Study) -> Run:
     mask = make_mask(crop.pairs[0][1].pixels.shape, border=crop.border)
     problem = _problem(job.filter, job.space, crop.pairs, job.metric, mask, job.workers)
     budget = crop.budget(job.budget)
-    assert isinstance(job.strategy, str)  # _may_crop
+    assert isinstance(job.strategy, str)  # may_crop: only a strategy given by name gets a crop phase
     strategy = get_strategy(job.strategy, job.space, seed=job.seed, budget=budget, workers=job.workers)
     strategy.scan_only = crop.scan_only
     run = Run(problem, strategy, study, budget, job.workers, job.callback, job.stop_below, crop.geometry)
