@@ -5,11 +5,11 @@
     python benchmarks/sequences.py compare before.json after.json
 
 A recording holds, for B1 (seeds 0-19), B3 (seeds 0-4) and the benchmark's 10 paired looks
-(seeds 0-9), every evaluation of the run in trial order: its parameters, error, crop and
-preview scale; then the answer, the flags, the intervals and the probes. Runs use one worker,
-so the trial order is the strategy's own order of asking (with two, evaluations finishing in
-another order give other trial numbers to the same points). ``compare`` prints the first
-difference of each run and exits 1 if there is one.
+(seeds 0-9), every evaluation of the run in trial order: its parameters, error and fidelity
+(the crop or preview it was scored on); then the answer, the flags, the intervals and the
+probes. Runs use one worker, so the trial order is the strategy's own order of asking (with
+two, evaluations finishing in another order give other trial numbers to the same points).
+``compare`` prints the first difference of each run and exits 1 if there is one.
 
 It is run as a script, so its folder is on sys.path and the sibling modules import by name.
 """
@@ -69,7 +69,7 @@ def record(path: Path, *, quick: bool = False) -> None:
 def _sequence(result: filterfit.FitResult) -> dict[str, Any]:
     """What must not change: every evaluation in order, the answer and what was said about it."""
     return {
-        "evaluations": [[r.params, r.error, r.crop, r.scale] for r in result.history],
+        "evaluations": [[r.params, r.error, _fidelity(r)] for r in result.history],
         "probes": [[r.params, r.error] for r in result.probes],
         "best_params": result.best_params,
         "best_error": result.best_error,
@@ -77,6 +77,16 @@ def _sequence(result: filterfit.FitResult) -> dict[str, Any]:
         "uncertainty": result.uncertainty,
         "stopped": result.stopped,
     }
+
+
+def _fidelity(record: filterfit.result.TrialRecord) -> str | None:
+    """The pixels an evaluation was scored on: ``fidelity``, or what the older ``crop`` and ``scale`` said."""
+    if hasattr(record, "fidelity"):
+        return record.fidelity  # type: ignore[no-any-return]
+    if record.crop is not None:  # type: ignore[attr-defined]
+        return f"crop {record.crop}"  # type: ignore[attr-defined]
+    scale = record.scale  # type: ignore[attr-defined]
+    return None if scale == 1 else f"preview 1/{round(1 / scale)}"
 
 
 def compare(before: Path, after: Path) -> int:
