@@ -195,12 +195,13 @@ def _out_disk(results: Results) -> tuple[str, bool | str | None]:
 
 
 def _out_wall(results: Results) -> tuple[str, bool | None]:
-    rows = results.out_overhead
+    rows = results.out_overhead + results.out_cli_overhead
     if not rows:
         return "-", None
     measured = "; ".join(
-        f"{o.fit}: {o.with_s / o.without_s:.2f}x ({o.with_s:.2f} s vs {o.without_s:.2f} s; "
-        f"{o.before_final_s / o.without_s:.2f}x up to the final writing)"
+        f"{o.fit}: {o.with_s / o.without_s:.2f}x ({o.with_s:.2f} s vs {o.without_s:.2f} s"
+        + ("" if math.isnan(o.final_s) else f"; {o.before_final_s / o.without_s:.2f}x up to the final writing")
+        + ")"
         for o in rows
     )
     return measured, all(o.with_s <= OUT_WALL_FACTOR * o.without_s for o in rows)

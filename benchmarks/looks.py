@@ -246,14 +246,14 @@ def evaluation_cost() -> dict[str, float]:
     CPU time of this process, not wall time: on a machine shared with other jobs the wall time of a
     few milliseconds of numpy swings several-fold, and the CPU time is what one idle core would take.
     """
-    from filterfit.look.fidelity import preview_problem
+    from filterfit.fidelity.preview import plan_preview
 
     source = photo("astronaut")
     look = Look()
     params = random_look(DEFAULT_ADJUSTMENTS, np.random.default_rng(0)).params
     target = exported(look.apply(source, params))
     full = Problem(look, look.space(), [(Image(source), Image(target))], get_metric("rmse"))
-    preview = preview_problem(full)
+    preview = plan_preview(full, budget=200)
     assert preview is not None
     render = look.render(full.pairs[0][0], params)
     return {
@@ -261,7 +261,7 @@ def evaluation_cost() -> dict[str, float]:
         "of which the look's render": _median_ms(lambda: look.render(full.pairs[0][0], params)),
         "the render's hash": _median_ms(lambda: _hash([render])),
         "rmse": _median_ms(lambda: rmse(target, render)),
-        "preview evaluation": _median_ms(lambda: preview.evaluate(params)),
+        "preview evaluation": _median_ms(lambda: preview.problem.evaluate(params)),
     }
 
 

@@ -21,6 +21,9 @@ a resumed ``auto`` now renders those evaluations again (``FitResult.replayed``).
 - **Wall**: the same in-process fit with and without ``out=``, in turns (which of the two runs
   first alternates as well), so that the machine's noise falls on both; the final writing
   (``filterfit.outputs.write_outputs``) is timed inside the runs with ``out=``.
+- **Wall, from the command line**: ``filterfit fit`` as a user runs it, with and without ``--out``,
+  in turns: Python's start-up and imports are in both, and with ``--out`` the process that imports
+  matplotlib for the convergence plot (``filterfit.plots.png.Painter``) runs alongside the search.
 - **Resume**: a fit with ``out=`` interrupted by a KeyboardInterrupt from its callback after K
   evaluations, then run again on its folder: the resumed run's ``replayed`` and ``renders``, and
   whether it ends where the uninterrupted run with the same seed ends.
@@ -35,6 +38,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -259,6 +263,44 @@ def overhead(fit: str, run: Callable[..., FitResult], seeds: list[int], folder: 
             runs.append(timed(run, seed, folder if out else None))
     shutil.rmtree(folder, ignore_errors=True)
     return Overhead(fit, tuple(runs))
+
+
+def cli_overhead(fit: str, arguments: list[str], seeds: list[int], folder: Path) -> Overhead:
+    """``filterfit fit ARGUMENTS --seed S --json`` with and without ``--out`` a fresh ``folder``, in turns."""
+    runs = []
+    for index, seed in enumerate(seeds):
+        for out in (False, True) if index % 2 == 0 else (True, False):
+            shutil.rmtree(folder, ignore_errors=True)
+            runs.append(_cli_timed(arguments, seed, folder if out else None))
+    shutil.rmtree(folder, ignore_errors=True)
+    return Overhead(fit, tuple(runs))
+
+
+def cli_arguments(b1: BenchProblem, budget: int, folder: Path, evaluations: int) -> list[tuple[str, list[str]]]:
+    """B1's auto (2 workers, no probes, stopping once exact) and the look fit, as ``filterfit fit`` arguments."""
+    source, target = look_pair()
+    files = [save_image(source, folder / "look-cli.png"), save_image(target, folder / "look-cli-target.png")]
+    fixed = ["--workers", "2", "--probes", "0"]
+    return [
+        ("B1, auto, command line", [*measure.command_fit_arguments(b1), "--budget", str(budget), *fixed]),
+        (
+            f"look fit, {evaluations} evaluations, command line",
+            [*map(str, files), "--look", "--budget", str(evaluations), "--stop-below", "0", *fixed],
+        ),
+    ]
+
+
+def _cli_timed(arguments: list[str], seed: int, out: Path | None) -> TimedFit:
+    command = [*measure.cli_command(), "fit", *arguments, "--seed", str(seed), "--json"]
+    command += ["--out", str(out)] if out is not None else []
+    started = time.perf_counter()
+    completed = subprocess.run(command, check=True, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    result = json.loads(completed.stdout)
+    return TimedFit(
+        seed, out is not None, wall, math.nan, result["evaluations"], result["renders"], result["replayed"],
+        result["stopped"], result["best_params"], result["best_error"],
+    )  # fmt: skip
 
 
 def warm_up(run: Callable[..., FitResult], folder: Path) -> None:

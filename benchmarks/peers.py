@@ -122,7 +122,8 @@ def run(problem: BenchProblem, method: Method, seed: int, budget: int) -> Outcom
         if isinstance(strategy, LoopStrategy):
             strategy.close()
     # success counts on the whole image: evaluations on a crop (auto on large photos) score other pixels
-    first = next((r.number + 1 for r in result.history if r.crop is None and problem.success(r.params, r.error)), None)
+    whole = [r for r in result.history if _crop(r.fidelity) is None]
+    first = next((r.number + 1 for r in whole if problem.success(r.params, r.error)), None)
     return Outcome(
         **base,
         success=problem.success(result.best_params, result.best_error),
@@ -132,9 +133,15 @@ def run(problem: BenchProblem, method: Method, seed: int, budget: int) -> Outcom
         best_params=dict(result.best_params),
         wall_s=wall,
         note=getattr(strategy, "note", ""),
-        evaluated=tuple((dict(r.params), r.crop) for r in result.history),
+        evaluated=tuple((dict(r.params), _crop(r.fidelity)) for r in result.history),
         evaluating_s=sum(r.seconds or 0.0 for r in result.history),
     )
+
+
+def _crop(fidelity: str | None) -> str | None:
+    """The WxH+X+Y of an evaluation scored on a crop, None for one of the whole photo."""
+    kind, _, where = str(fidelity).partition(" ")
+    return where if kind == "crop" else None
 
 
 class OptunaPeer(SamplerStrategy):

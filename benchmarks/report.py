@@ -395,7 +395,34 @@ def _out_wall_text(results: Results) -> str:
         "512x512), 2 workers, seed 0, exactly the evaluations named (stop_below=0, probes=0). With `out=` a fit "
         "records every evaluation in DIR/study.journal and at the end writes result.json, best.png (one more "
         'render), diff.png, convergence.png and report.html: "final writing" is the time inside '
-        "`filterfit.outputs.write_outputs`, timed within the same runs.\n\n" + _table(header, rows)
+        "`filterfit.outputs.write_outputs`, timed within the same runs.\n\n"
+        + _table(header, rows)
+        + _out_cli_text(results)
+    )
+
+
+def _out_cli_text(results: Results) -> str:
+    rows = [
+        (
+            o.fit,
+            str(len(o.walls(False))),
+            f"{o.without_s:.2f}",
+            f"{o.with_s:.2f}",
+            f"**{o.with_s / o.without_s:.2f}**",
+            " / ".join(f"{r.wall_s:.2f}{'*' if r.out else ''}" for r in o.runs),
+        )
+        for o in results.out_cli_overhead
+    ]
+    if not rows:
+        return ""
+    header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without"]
+    header += ["every run in order s (* with)"]
+    return (
+        "\n\nThe same fits as `filterfit fit ... --seed S --json` commands, with and without `--out DIR` (a fresh "
+        "folder on the working disk), in turns: Python's start-up and imports are in both, and with `--out` the "
+        "process that imports matplotlib to draw the convergence plot runs beside the search. B1: auto's "
+        "budget as above, `--workers 2 --probes 0`, one pair a seed; the look: the same pair as PNG files, "
+        "`--look --budget 500 --stop-below 0 --workers 2 --probes 0`.\n\n" + _table(header, rows)
     )
 
 

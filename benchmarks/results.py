@@ -48,6 +48,7 @@ class Results:
     accounting: Writes | None = None
     out_disk: list[OutDisk] = field(default_factory=list)  # --out at N and 2N: B1's command, the look at each size
     out_overhead: list[Overhead] = field(default_factory=list)  # B1 auto, the look fit: with and without --out
+    out_cli_overhead: list[Overhead] = field(default_factory=list)  # the same as `filterfit fit` commands
     resumes: list[Resume] = field(default_factory=list)  # B1 auto, per seed: interrupted, resumed, uninterrupted
     identifiability: Identifiability | None = None
     started: float = field(default_factory=time.time)

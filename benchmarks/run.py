@@ -257,7 +257,12 @@ def measure_out(results: Results, plan: Plan, b1: problems.BenchProblem, scratch
         out_folder.overhead("B1, auto", b1_fit, list(range(seeds)), folder),
         out_folder.overhead(f"look fit, {evaluations} evaluations", look_fit, [0] * repeats, folder),
     ]
-    for o in results.out_overhead:
+    (b1_cli, b1_arguments), (look_cli, look_arguments) = out_folder.cli_arguments(b1, budget, scratch, evaluations)
+    results.out_cli_overhead = [
+        out_folder.cli_overhead(b1_cli, b1_arguments, list(range(seeds)), folder),
+        out_folder.cli_overhead(look_cli, look_arguments, [0] * repeats, folder),
+    ]
+    for o in results.out_overhead + results.out_cli_overhead:
         _log(f"--out {o.fit}: median wall {o.without_s:.2f} s without, {o.with_s:.2f} s with, final {o.final_s:.2f} s")
     whole = [run for run in results.out_overhead[0].runs if run.out]
     alone = {run.seed: run for run in results.out_overhead[0].runs if not run.out}

@@ -208,7 +208,7 @@ def test_ctrl_c_during_the_crop_phase_writes_the_result_so_far_and_exits_130(wor
     saved = json.loads((out / "result.json").read_text(encoding="utf-8"))
     assert saved["stopped"] == "interrupted"
     assert 3 - workers <= saved["evaluations"] < 150  # with one worker, two finished before the third started
-    assert {record["crop"] for record in saved["history"]} == {"768x768+16+16"}
+    assert {record["fidelity"] for record in saved["history"]} == {"crop 768x768+16+16"}
     assert saved["best_params"]["gain"] in [record["params"]["gain"] for record in saved["history"]]
     assert any("interrupted while searching the 768x768+16+16 crop" in warning for warning in saved["warnings"])
     assert (out / "best.png").is_file() and (out / "report.html").is_file()

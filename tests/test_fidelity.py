@@ -1,260 +1,123 @@
-"""Searching a centre crop of a large photo first, then confirming on the whole photo (filterfit.fidelity)."""
+"""One notion of fidelity: the trial attribute, its older spellings, and the kind chosen from the filter."""
 
 from __future__ import annotations
 
-import subprocess
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import filterfit
-from filterfit.errors import FilterFitError
-from filterfit.fidelity import plan_crop
-from filterfit.images import Image, save_image, to_float
-from filterfit.space import as_space
-from filterfit.strategies import get_strategy
-
-
-def _pairs(width: int, height: int, count: int = 1) -> list[tuple[Image, Image]]:
-    pixels = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
-    return [(Image(pixels, path=Path("photo.png")), Image(pixels))] * count
-
-
-def test_a_photo_below_one_and_a_half_megapixels_is_searched_whole():
-    assert plan_crop(_pairs(1000, 1000), enabled=None, masked=False) is None
-
-
-def test_a_large_photo_gets_a_centre_crop_whose_margin_is_rendered_but_not_compared():
-    pairs = _pairs(1600, 1200)
-    plan = plan_crop(pairs, enabled=None, masked=False)
-    assert plan is not None
-    source, target = plan.pairs[0]
-    assert plan.geometry == "768x768+416+216"
-    assert plan.border == 128
-    np.testing.assert_array_equal(source.pixels, pairs[0][0].pixels[216:984, 416:1184])
-    assert source.pixels.flags.c_contiguous
-    assert source.path is None  # a program that reads files must get the crop, not the photo
-    assert plan.budget(200) == 150
+from filterfit.fidelity import describe, fidelity_of
+from filterfit.result import FitResult
 
 
 @pytest.mark.parametrize(
-    ("pairs", "masked"), [(_pairs(1600, 1200), True), (_pairs(1600, 1200, count=2), False)], ids=["mask", "pairs"]
+    ("attrs", "expected"),
+    [
+        ({}, None),
+        ({"fidelity": "crop 768x768+16+16"}, "crop 768x768+16+16"),
+        ({"fidelity": "preview 1/3"}, "preview 1/3"),
+        ({"crop": "320x320+96+96"}, "crop 320x320+96+96"),  # a study recorded before the one attribute
+        ({"scale": 0.5}, "preview 1/2"),
+        ({"crop": None, "scale": 1.0}, None),  # result.json's history wrote both, for every evaluation
+    ],
 )
-def test_no_crop_by_default_with_a_mask_or_several_pairs(pairs, masked):
-    assert plan_crop(pairs, enabled=None, masked=masked) is None
+def test_a_trials_fidelity_is_read_from_its_attribute_or_the_older_crop_and_scale(attrs, expected):
+    assert fidelity_of(attrs) == expected
 
 
-def test_no_crop_when_switched_off():
-    assert plan_crop(_pairs(1600, 1200), enabled=False, masked=False) is None
+def test_a_fidelity_reads_as_words():
+    assert describe("crop 768x768+16+16") == "the 768x768+16+16 crop"
+    assert describe("preview 1/2") == "a preview of every 2nd pixel"
+    assert describe("preview 1/3") == "a preview of every 3rd pixel"
 
 
-def test_a_crop_asked_for_on_a_small_photo_is_a_clear_error():
-    with pytest.raises(
-        FilterFitError, match=r"cannot search on a crop: the photo is 500x500, smaller than the 768x768 crop"
-    ):
-        plan_crop(_pairs(500, 500), enabled=True, masked=False)
+def test_a_result_json_written_with_crop_and_scale_is_read_with_one_fidelity(tmp_path: Path):
+    result = filterfit.fit(lambda pixels, gain: pixels * gain, ["gain=0:2"], _photo(64), _photo(64) * 0.5, budget=5)
+    data = result.to_dict()
+    for record, old in zip(data["history"], [{"crop": "40x40+12+12", "scale": 1.0}, {"crop": None, "scale": 0.5}]):
+        del record["fidelity"]
+        record.update(old)
+    (tmp_path / "result.json").write_text(json.dumps(data))
+    history = FitResult.load(tmp_path / "result.json").history
+    assert [record.fidelity for record in history[:3]] == ["crop 40x40+12+12", "preview 1/2", None]
 
 
-def test_a_crop_asked_for_on_a_photo_below_the_size_threshold_is_made():
-    assert plan_crop(_pairs(800, 800), enabled=True, masked=False) is not None
+class _Gain:
+    """A per-pixel filter of the caller's own: it says so, and fit() searches a preview of its images first."""
+
+    per_pixel = True
+
+    def render(self, image, params):
+        return np.clip(image.pixels * params["gain"], 0, 1)
+
+    def check(self, space):
+        pass
+
+    def prepare(self, sources, target, *, single_thread):
+        return self
+
+    def describe(self):
+        return "gain"
 
 
-def test_auto_scans_a_smaller_crop_of_a_photo_too_small_for_a_whole_search_on_one():
-    pairs = _pairs(512, 400)
-    plan = plan_crop(pairs, enabled=None, masked=False, scans=True)
-    assert plan is not None and plan.scan_only
-    assert plan.geometry == "320x320+96+40"
-    assert plan.border == 64
-    np.testing.assert_array_equal(plan.pairs[0][1].pixels, pairs[0][1].pixels[40:360, 96:416])
-    assert not plan_crop(_pairs(1600, 1200), enabled=None, masked=False, scans=True).scan_only  # the whole search
+def test_a_filter_that_says_it_is_per_pixel_is_searched_on_a_preview_and_confirmed_whole():
+    source = _photo(512)
+    result = filterfit.fit(_Gain(), ["gain=0:2"], source, source * 0.6, budget=40, workers=1, seed=0, probes=0)
+    fidelities = [record.fidelity for record in result.history]
+    assert fidelities[0] == "preview 1/2" and fidelities[-1] is None
+    assert 1 <= fidelities.count(None) <= 4  # the preview's best candidates, confirmed on the whole photo
+    assert result.best_error == min(r.error for r in result.history if r.fidelity is None)
+    assert result.best_params["gain"] == pytest.approx(0.6, abs=1e-3)
 
 
-@pytest.mark.parametrize(
-    ("pairs", "masked", "scans"),
-    [(_pairs(512, 512), False, False), (_pairs(512, 512), True, True), (_pairs(319, 512), False, True)],
-    ids=["not-auto", "mask", "too-small"],
-)
-def test_no_scan_crop_for_another_strategy_a_mask_or_a_photo_smaller_than_it(pairs, masked, scans):
-    assert plan_crop(pairs, enabled=None, masked=masked, scans=scans) is None
+def test_a_filter_that_does_not_say_it_is_per_pixel_is_spatial_and_gets_a_crop_not_a_preview():
+    class Spatial(_Gain):
+        per_pixel = False
 
-
-def test_a_crop_asked_for_is_a_whole_search_and_no_crop_means_none_at_all():
-    with pytest.raises(FilterFitError, match="smaller than the 768x768 crop"):
-        plan_crop(_pairs(512, 512), enabled=True, masked=False, scans=True)
-    assert plan_crop(_pairs(512, 512), enabled=False, masked=False, scans=True) is None
-
-
-def _stepped(pixels: np.ndarray, level: float, gain: float) -> np.ndarray:
-    return pixels * gain + np.floor(level * 2) / 20  # renders identical within steps of 0.5
-
-
-def test_a_scan_only_search_stops_where_least_squares_would_start(small_pixels):
-    space = as_space(["level=1:5", "gain=0.5:1.5"])
-    strategy = get_strategy("auto", space, seed=0, budget=100)
-    strategy.scan_only = True
-    result = filterfit.fit(
-        _stepped, space, small_pixels, _stepped(small_pixels, 2.2, 0.8), strategy=strategy, budget=100, workers=1
+    source = _photo(512)
+    result = filterfit.fit(Spatial(), ["gain=0:2"], source, source * 0.6, budget=20, workers=1, seed=0, probes=0)
+    assert {record.fidelity for record in result.history} == {"crop 320x320+96+96", None}  # auto's scan of a crop
+    searched = filterfit.fit(
+        Spatial(), ["gain=0:2"], source, source * 0.6, budget=20, workers=1, seed=0, probes=0, crop=False
     )
-    assert result.stopped == "exhausted"
-    assert 22 <= result.evaluations < 40  # a scan of 8 and line scans of 7 per axis, steps measured, no more
-    assert strategy.start in [r.params for r in result.history]
-    assert any("steps" in flag for flag in strategy.flags()["level"])
-
-
-def test_the_whole_photo_starts_from_a_scan_crop_with_least_squares_probes_in_the_same_batch(small_pixels):
-    """The start and the first difference probes need nothing from each other: one batch, both workers busy."""
-    import optuna
-
-    space = as_space(["level=1:5", "gain=0.5:1.5"])
-    scanned = get_strategy("auto", space, seed=0, budget=100)
-    scanned.scan_only = True
-    filterfit.fit(_stepped, space, small_pixels, _stepped(small_pixels, 2.2, 0.8), strategy=scanned, budget=100)
-    whole = get_strategy("auto", space, seed=0, budget=100, workers=2)
-    whole.hint([scanned.start], learnt_from=scanned)
-    study = optuna.create_study()
-    asked = []
-    while (trial := whole.ask(study)) is not None:
-        asked.append(trial.params)
-    assert asked[0] == scanned.start
-    assert len(asked) == 3  # the start and a forward probe per parameter, before any result is back
+    assert {record.fidelity for record in searched.history} == {None}
 
 
 @pytest.mark.slow
-def test_fit_scans_a_crop_then_searches_the_whole_photo_to_the_exact_step(small_pixels):
-    photo = np.tile(small_pixels, (13, 13, 1))[:400, :400]  # too small for a whole search on a crop
-    target = _stepped(photo, 2.2, 0.8)
-    space = ["level=1:5", "gain=0.5:1.5"]
-    result = filterfit.fit(_stepped, space, photo, target, budget=120, workers=2, seed=0, probes=0)
-    cropped = [r for r in result.history if r.crop is not None]
-    whole = [r for r in result.history if r.crop is None]
-    assert cropped and {r.crop for r in cropped} == {"320x320+40+40"}
-    assert min(r.number for r in whole) > max(r.number for r in cropped)
-    assert whole[0].params in [r.params for r in cropped]  # the crop's start, evaluated again on the whole photo
-    assert result.best_error < 1e-5
-    assert 2 <= result.best_params["level"] < 2.5 and result.best_params["gain"] == pytest.approx(0.8, abs=1e-4)
-    unscanned = filterfit.fit(_stepped, space, photo, target, budget=120, workers=2, seed=0, probes=0, crop=False)
-    assert all(r.crop is None for r in unscanned.history)
+@pytest.mark.parametrize("kind", ["crop", "preview"])
+def test_a_study_recorded_with_crop_and_scale_attributes_resumes_as_the_same_fidelity(kind, tmp_path: Path):
+    """A journal from before the one attribute: its reduced-fidelity trials count as the same pixels on resume.
 
-
-def test_a_hint_is_the_first_trial_a_sampler_strategy_asks_for():
-    import optuna
-
-    space = as_space(["sigma=0.3:5"])
-    strategy = get_strategy("tpe", space, seed=0)
-    strategy.hint([{"sigma": 1.25}])
-    study = optuna.create_study(sampler=strategy.sampler())
-    assert strategy.ask(study).params == {"sigma": 1.25}
-    assert strategy.ask(study).params != {"sigma": 1.25}
-
-
-@pytest.fixture(scope="module")
-def large_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """scikit-image's astronaut at 800x800: big enough for a crop with its margin."""
-    from skimage import data, transform
-
-    pixels = transform.resize(to_float(data.astronaut()), (800, 800), order=1, anti_aliasing=False)
-    return save_image(np.clip(pixels, 0, 1).astype(np.float32), tmp_path_factory.mktemp("large") / "photo.png")
-
-
-@pytest.mark.slow
-@pytest.mark.requires("convert")
-def test_fit_searches_the_crop_then_confirms_on_the_whole_photo(large_photo):
-    target = large_photo.with_name("target.png")
-    subprocess.run(["convert", str(large_photo), "-blur", "0x2", str(target)], check=True)
-    result = filterfit.fit(
-        "convert {input} -blur 0x{sigma} {output}",
-        ["sigma=0.3:5"],
-        large_photo,
-        target,
-        crop=True,
-        budget=60,
-        workers=2,
-        seed=0,
-    )
-    cropped = [r for r in result.history if r.crop is not None]
-    whole = [r for r in result.history if r.crop is None]
-    assert cropped and {r.crop for r in cropped} == {"768x768+16+16"}
-    assert whole and min(r.number for r in whole) > max(r.number for r in cropped)
-    assert len(whole) < 16  # refined from the crop's answer, not searched again (a scan alone is 16)
-    assert result.best_params["sigma"] == pytest.approx(2, abs=0.02)
-    assert result.best_error < 1e-4
-    assert result.best_error in {r.error for r in whole}  # the answer is scored on the whole photo
-    assert result.evaluations == len(result.history) <= 60
-
-
-def test_auto_takes_over_the_steps_another_auto_measured(small_pixels):
-    """What the crop's search learnt about a stepped parameter is not measured again on the whole photo."""
-
-    def stepped(pixels, level, gain):
-        return pixels * gain * (np.floor(level * 2) / 2)  # renders identical within steps of 0.5
-
-    space = as_space(["level=1:5", "gain=0.5:1.5"])
-    target = stepped(small_pixels, 2.2, 0.8)
-    crop_search = get_strategy("auto", space, seed=0, budget=60)
-    filterfit.fit(stepped, space, small_pixels, target, strategy=crop_search, budget=60, workers=1, seed=0)
-    assert any("steps" in flag for flag in crop_search.flags()["level"])
-    whole = get_strategy("auto", space, seed=0, budget=60)
-    whole.hint([{"level": 2.2, "gain": 0.8}], learnt_from=crop_search)
-    assert whole.flags() == crop_search.flags()
-
-
-@pytest.mark.requires("convert")
-def test_the_cli_says_it_searched_a_crop_first(large_photo):
-    from click.testing import CliRunner
-
-    from filterfit.cli import cli
-
-    target = large_photo.with_name("target-cli.png")
-    subprocess.run(["convert", str(large_photo), "-blur", "0x2", str(target)], check=True)
-    args = ["fit", large_photo, target, "--command", "convert {input} -blur 0x{sigma} {output}"]
-    args += ["--param", "sigma=0.3:5", "--crop", "--budget", 8, "--workers", 2, "--seed", 0]
-    result = CliRunner().invoke(cli, [str(arg) for arg in args])
-    assert result.exit_code == 0, result.output
-    assert "searched a 768x768+16+16 crop first (6 evaluations), then the whole image (2)" in result.stdout
-
-
-@pytest.mark.requires("convert")
-def test_the_cli_refuses_a_crop_of_a_small_photo(small_photo):
-    from click.testing import CliRunner
-
-    from filterfit.cli import cli
-
-    args = ["fit", small_photo, small_photo, "--command", "convert {input} -blur 0x{sigma} {output}"]
-    args += ["--param", "sigma=0.3:5", "--crop"]
-    result = CliRunner().invoke(cli, [str(arg) for arg in args])
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        "error: cannot search on a crop: the photo is 32x32, smaller than the 768x768 crop; leave out --crop"
-    )
-
-
-def test_a_crop_asked_for_a_look_or_a_strategy_object_is_refused_not_ignored(small_photo):
-    with pytest.raises(FilterFitError, match="cannot search on a crop: a look searches a preview"):
-        filterfit.fit(look=True, source=small_photo, target=small_photo, crop=True, budget=4)
-    space = as_space(["sigma=0.3:5"])
-    strategy = get_strategy("random", space, seed=0, budget=4)
-    with pytest.raises(FilterFitError, match="a strategy object cannot be copied for it: give the strategy by name"):
-        filterfit.fit(
-            "convert {input} -blur 0x{sigma} {output}", space, small_photo, small_photo, strategy=strategy, crop=True
-        )
-
-
-def test_a_crop_answer_that_is_exact_on_the_whole_photo_ends_the_fit(small_pixels):
-    """The whole photo's first evaluation (the crop's answer) has rmse 0: nothing is left to search.
-
-    auto used to start a fit from that hint, find nothing to evaluate, and crash with StopIteration.
+    The run is recorded, its journal rewritten to the older spelling, and the same fit run again on it:
+    nothing new is evaluated, and the answer is the same.
     """
+    options = {"workers": 1, "seed": 0, "probes": 0, "out": tmp_path / "out"}
+    source = _photo(512)
+    if kind == "crop":  # auto scans a 320x320 crop of a 512x512 photo first
+        arguments = (lambda pixels, gain: pixels * gain, ["gain=0:2"], source, source * 0.6)
+        options["budget"] = 30
+    else:
+        arguments = (_Gain(), ["gain=0:2"], source, source * 0.6)
+        options["budget"] = 20
+    first = filterfit.fit(*arguments, **options)
+    assert any(record.fidelity is not None for record in first.history)
+    journal = tmp_path / "out" / "study.journal"
+    text = journal.read_text()
+    old = text.replace('{"fidelity":"crop ', '{"crop":"').replace('{"fidelity":"preview 1/2"}', '{"scale":0.5}')
+    assert old != text and '"fidelity"' not in old
+    journal.write_text(old)
+    again = filterfit.fit(*arguments, **options)
+    assert again.evaluations == first.evaluations
+    assert again.best_params == first.best_params and again.best_error == first.best_error
+    assert [r.fidelity for r in again.history] == [r.fidelity for r in first.history]
 
-    def brighter(pixels, level):
-        return np.clip(pixels + level / 255, 0, 1)
 
-    photo = np.tile(small_pixels, (25, 25, 1))[:800, :800]  # big enough for a crop
-    target = brighter(photo, 37)
-    result = filterfit.fit(
-        brighter, ["level=0:100:int"], photo, target, crop=True, budget=40, workers=1, seed=0, probes=0
-    )
-    assert result.best_params == {"level": 37}
-    assert result.best_error == 0
-    whole = [r for r in result.history if r.crop is None]
-    assert len(whole) == 1 and whole[0].params == {"level": 37}
+def _photo(side: int) -> np.ndarray:
+    """A textured photo-like image of side x side pixels."""
+    rng = np.random.default_rng(0)
+    rows, columns = np.mgrid[0:side, 0:side] / side
+    base = np.stack([rows, columns, (rows + columns) / 2], axis=2)
+    return np.clip(0.2 + 0.6 * base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32)

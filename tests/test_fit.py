@@ -186,7 +186,7 @@ def test_every_evaluation_is_a_trial_of_the_given_study(small_pixels):
         if record.state == "complete":
             assert trial.state == optuna.trial.TrialState.COMPLETE
             assert record.error == trial.value  # rmse is minimised: the value is the error, recorded once
-            assert "error" not in trial.user_attrs and "scale" not in trial.user_attrs
+            assert "error" not in trial.user_attrs and "fidelity" not in trial.user_attrs
             assert "reason" not in trial.user_attrs
         else:
             assert record.state == "fail"

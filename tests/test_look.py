@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from filterfit.errors import FilterFitError, ParamError
+from filterfit.fidelity.preview import PreviewImage, preview_stride
 from filterfit.images import Image
 from filterfit.look import ADJUSTMENTS, DEFAULT_ADJUSTMENTS, Look, LookError, as_look
 from filterfit.look import adjustments as adj
-from filterfit.look.fidelity import PreviewImage, preview_stride
 from filterfit.space import Space
 
 SETTINGS = [(a.name, s) for a in ADJUSTMENTS.values() for s in a.settings]
@@ -227,11 +227,11 @@ def test_a_preview_renders_every_strided_pixel_exactly_as_the_full_render():
 
 
 def test_previews_only_for_per_pixel_looks_on_large_images():
-    big = [Image(np.zeros((512, 512, 3), dtype=np.float32))]
-    assert preview_stride(Look(), big) == 2
-    assert preview_stride(Look(["exposure", "blur"]), big) == 1  # blur depends on neighbours
-    assert preview_stride(Look(preview=False), big) == 1
-    assert preview_stride(Look(), [Image(np.zeros((200, 200, 3), dtype=np.float32))]) == 1
+    assert Look().per_pixel
+    assert not Look(["exposure", "blur"]).per_pixel  # blur depends on neighbours
+    assert not Look(preview=False).per_pixel
+    assert preview_stride([Image(np.zeros((512, 512, 3), dtype=np.float32))]) == 2
+    assert preview_stride([Image(np.zeros((200, 200, 3), dtype=np.float32))]) == 1
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -101,9 +101,9 @@ def test_a_preview_search_is_confirmed_at_full_resolution(astronaut):
     truth = Look(["exposure", "tint", "vignette"], {"exposure": 0.3, "tint": -0.2, "vignette_amount": -0.5})
     target = edited(astronaut, truth)
     result = filterfit.fit(look=truth.adjustments, source=astronaut, target=target, budget=200, workers=1, seed=0)
-    scales = [record.scale for record in result.history]
-    assert scales[0] == 0.5 and scales[-1] == 1.0
-    confirmed = [r for r in result.history if r.scale == 1.0]
+    fidelities = [record.fidelity for record in result.history]
+    assert fidelities[0] == "preview 1/2" and fidelities[-1] is None
+    confirmed = [r for r in result.history if r.fidelity is None]
     assert 1 <= len(confirmed) <= 4 and len(result.history) <= 200
     assert result.best_error == min(r.error for r in confirmed)  # the answer is scored at full resolution
     full = filterfit.rmse(target, Look.from_dict(result.look).apply(astronaut))
@@ -129,7 +129,7 @@ def test_ctrl_c_while_confirming_a_preview_keeps_the_best_confirmed(astronaut, t
         look=truth.adjustments, source=astronaut, target=target, callback=stop_at_confirmation, **options
     )
     assert result.stopped == "interrupted"
-    assert [r.scale for r in result.history] == [0.5] * 8 + [1.0]
+    assert [r.fidelity for r in result.history] == ["preview 1/2"] * 8 + [None]
     assert result.best_error == result.history[-1].error and not result.warnings
     assert json.loads((tmp_path / "out" / "result.json").read_text())["stopped"] == "interrupted"
 

@@ -48,7 +48,9 @@ def test_every_out_folder_has_a_report(folder: Path) -> None:
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "http://" not in page and "https://" not in page  # nothing to fetch: readable offline
-    assert page.count('src="data:image/png;base64,') >= 9  # 4 images, 2 in the slider, 3 plots
+    assert page.count('src="data:image/jpeg;base64,') == 5  # source, target, fitted; target and fitted in the slider
+    assert page.count('src="data:image/png;base64,') == 2  # the difference (lossless) and the convergence plot
+    assert page.count('<svg class="plot"') == 2  # the slices and the pairwise plot
     for name in SPACE:
         assert f"<td>{name}</td>" in page
     result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
@@ -108,7 +110,9 @@ document.getElementById("report").addEventListener("load", (event) => {{
   const page = event.target.contentDocument;
   const images = [...page.images].map(i => ({{alt: i.alt, complete: i.complete, width: i.naturalWidth}}));
   const names = [...page.querySelectorAll("table.params tbody td:first-child")].map(td => td.textContent);
-  document.getElementById("out").textContent = "INSPECTED " + JSON.stringify({{images, names}});
+  const plots = [...page.querySelectorAll("svg.plot")].map(
+    s => ({{width: s.getBoundingClientRect().width, marks: s.querySelectorAll("circle, path, polygon").length}}));
+  document.getElementById("out").textContent = "INSPECTED " + JSON.stringify({{images, names, plots}});
 }});
 </script></body></html>
 """
@@ -150,9 +154,12 @@ def test_the_report_renders_in_headless_chromium(folder: Path, tmp_path: Path) -
     )
     assert dumped.returncode == 0, dumped.stderr
     seen = json.loads(dumped.stdout.split("INSPECTED ", 1)[1].split("</pre>", 1)[0].replace("&quot;", '"'))
-    assert len(seen["images"]) >= 9
+    assert len(seen["images"]) == 7  # 4 pictures, 2 in the slider, the convergence plot
     for image in seen["images"]:
         assert image["complete"] and image["width"] > 0, image
+    assert len(seen["plots"]) == 2  # the slices and the pairwise plot, drawn as SVG
+    for plot in seen["plots"]:
+        assert plot["width"] > 300 and plot["marks"] >= 3, plot
     assert seen["names"] == list(SPACE)
     console = [line for line in dumped.stderr.splitlines() if ":CONSOLE" in line and "report.html" in line]
     assert console == []  # no error, no warning, nothing logged by the page

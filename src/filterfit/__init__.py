@@ -5,7 +5,7 @@ Modules:
     job         -- what one call of ``fit()`` is asked to do, checked and normalised
     run         -- one search's ask -> evaluate -> tell loop, recorded in the study
     pairs       -- the image pairs a fit compares, loaded once and checked for size
-    fidelity    -- large photos: a search on a centre crop first
+    fidelity    -- cheaper pixels first: a crop (spatial filters) or a preview (per-pixel ones)
     space       -- search-space parameters and the ``--param`` grammar
     filters     -- command templates and Python functions as filters
     look        -- filterfit's own photo adjustments (``Look``) and the distribution metric
@@ -23,7 +23,7 @@ Modules:
     storage     -- the study's storage (an Optuna URL, a journal file, a folder) and opening the study in it
     journal     -- the study's journal file in an output folder: locked, synced once a second
     worker      -- ``filterfit worker``: join a shared study from another machine
-    plots       -- convergence, slice and pairwise data, and their drawing
+    plots       -- the plots' data; the convergence PNG (matplotlib), the report's slices and scatter (SVG)
     uncertainty -- each parameter's interval and flags, probed around the best
     profiles    -- the probe search behind the intervals: each parameter's edges, bracketed and bisected
     edges       -- the flag for a best value at an end of its range

@@ -21,6 +21,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from .fidelity import describe
+
 __all__ = [
     "console",
     "count_bar",
@@ -125,11 +127,11 @@ def print_result(result: Any, options: dict[str, Any]) -> None:
         + (f"; then {len(result.probes)} probes measured the intervals" if result.probes else "")
         + f"; {_renders_text(result)}"
     )
-    cropped = [record for record in result.history if record.crop is not None]
-    if cropped:
+    reduced = [record for record in result.history if record.fidelity is not None]
+    if reduced:
         out.print(
-            f"searched a {cropped[0].crop} crop first ({len(cropped)} evaluations), "
-            f"then the whole image ({result.evaluations - len(cropped)})"
+            f"searched {describe(reduced[0].fidelity)} first ({len(reduced)} evaluations), "
+            f"then the whole image ({result.evaluations - len(reduced)})"
         )
     for warning in result.warnings:
         out.print(f"[yellow]warning:[/] {escape(warning)}")

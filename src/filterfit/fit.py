@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +17,15 @@ import optuna
 
 from .edges import edge_flags
 from .evaluator import Evaluator
-from .fidelity import Crop, plan_crop
+from .fidelity import Fidelity, plan_fidelity
+from .fidelity.preview import confirm_candidates
 from .images import MAX_PIXELS, Image
 from .job import Job, check_inputs, may_crop
 from .journal import journal_storage
 from .look import Look
-from .look.fidelity import CONFIRMATIONS, confirm_candidates, preview_problem
-from .metrics import make_mask
 from .outputs import prepare_folder, write_outputs
 from .pairs import ImageLike, load_pairs
+from .plots.png import Painter
 from .problem import Problem
 from .report import tool_versions
 from .result import FitResult
@@ -119,7 +120,7 @@ def fit(
         study's journal.
     crop : bool, optional
         Search a centre crop first and finish at full resolution (see
-        :mod:`filterfit.fidelity`). Default: for one pair of photos of 1.5
+        :mod:`filterfit.fidelity.crop`). Default: for one pair of photos of 1.5
         megapixels or more, when the strategy is given by name; ``auto``
         scans a smaller crop of photos from 320x320 and does the rest on the
         whole photo. False for filters that depend on the whole frame.
@@ -148,19 +149,28 @@ def fit(
     fidelity = _plan_fidelity(job, problem, strategy)
     folder = prepare_folder(out) if out is not None else None
     study = _open_study(job, strategy, study, storage, study_name, folder)
-    run = _start_search(job, fidelity, strategy, study)
+    with _painter(folder) as painter:  # it imports matplotlib while the search runs, for the convergence plot
+        result = _search(job, problem, fidelity, strategy, study)
+        return _write_result(result, problem, job.filter, folder, painter)
+
+
+def _search(
+    job: Job, problem: Problem, fidelity: Fidelity | None, strategy: Strategy, study: optuna.Study
+) -> FitResult:
+    """Stages 5-7: the search, a preview's confirmation, the intervals; the result without its output folder."""
+    run = _start_search(job, problem, fidelity, strategy, study)
     if run.stopped == "interrupted":  # Ctrl-C in the crop phase: its best so far is the answer
-        return _write_result(_result(run, job), problem, job.filter, folder)
-    with Evaluator(fidelity.searched, job.workers) as evaluator:  # one pool for the search and the probes after it
+        return _result(run, job)
+    with Evaluator(run.problem, job.workers) as evaluator:  # one pool for the search and the probes after it
         run.execute(evaluator)  # the search
         _confirm(run, problem, fidelity)
         result = _result(run, job)
-        if fidelity.searched is problem:
+        if evaluator.problem is problem:
             result = _measure_intervals(result, run, problem, strategy, evaluator, job.probes)
-    if fidelity.searched is not problem:  # a preview's answer: the probes are made at full resolution
+    if evaluator.problem is not problem:  # a preview's answer: the probes are made at full resolution
         with Evaluator(problem, job.workers) as evaluator:
             result = _measure_intervals(result, run, problem, strategy, evaluator, job.probes)
-    return _write_result(result, problem, job.filter, folder)
+    return result
 
 
 def _build_problem(job: Job) -> tuple[Problem, Strategy]:
@@ -172,23 +182,12 @@ def _build_problem(job: Job) -> tuple[Problem, Strategy]:
     return problem, strategy
 
 
-@dataclass(frozen=True)
-class _Fidelity:
-    """Where the search looks first: a crop of the photo, a preview of a look's pairs, or the problem itself."""
-
-    crop: Crop | None
-    searched: Problem  # the problem the main search evaluates (a preview, or the problem)
-    reserve: int  # full-resolution evaluations kept for confirming a preview's best candidates
-
-
-def _plan_fidelity(job: Job, problem: Problem, strategy: Strategy) -> _Fidelity:
-    """Stage 3: a crop (large photos, spatial filters) or a preview (a look of per-pixel adjustments)."""
-    masked = job.mask is not None
-    wants_crop = may_crop(job.filter, job.strategy)
-    crop = plan_crop(job.images, enabled=job.crop, masked=masked, scans=strategy.scans_first) if wants_crop else None
-    preview = preview_problem(problem)  # a look of per-pixel adjustments: search on a preview first
-    reserve = min(CONFIRMATIONS, job.budget // 2) if preview is not None else 0
-    return _Fidelity(crop, preview if preview is not None and reserve else problem, reserve)
+def _plan_fidelity(job: Job, problem: Problem, strategy: Strategy) -> Fidelity | None:
+    """Stage 3: a preview (a per-pixel filter) or a crop (a large photo, a spatial filter), or neither."""
+    return plan_fidelity(
+        problem, crop=job.crop, may_crop=may_crop(job.filter, job.strategy), scans=strategy.scans_first,
+        budget=job.budget,
+    )  # fmt: skip
 
 
 def _open_study(
@@ -213,34 +212,37 @@ def _open_study(
     return study
 
 
-def _start_search(job: Job, fidelity: _Fidelity, strategy: Strategy, study: optuna.Study) -> Run:
-    """Stage 5: the search's loop, after a search of the crop when there is one (it starts where that ended)."""
-    run = Run(
-        fidelity.searched, strategy, study, job.budget - fidelity.reserve, job.workers, job.callback, job.stop_below
-    )
-    if fidelity.crop is not None:
-        run.follow(_search_crop(job, fidelity.crop, study))
+def _start_search(
+    job: Job, problem: Problem, fidelity: Fidelity | None, strategy: Strategy, study: optuna.Study
+) -> Run:
+    """Stage 5: the search's loop: on a preview, or on the whole photo after a search of a crop (from its end)."""
+    if fidelity is not None and fidelity.hand_over == "confirm":
+        budget = fidelity.budget(job.budget)
+        return Run(fidelity.problem, strategy, study, budget, job.workers, job.callback, job.stop_below, fidelity.label)
+    run = Run(problem, strategy, study, job.budget, job.workers, job.callback, job.stop_below)
+    if fidelity is not None:
+        run.follow(_search_first(job, fidelity, study))
     return run
 
 
-def _search_crop(job: Job, crop: Crop, study: optuna.Study) -> Run:
-    """The search of the crop, with a strategy of its own whose findings the whole photo's search takes over."""
-    mask = make_mask(crop.pairs[0][1].pixels.shape, border=crop.border)
-    problem = _problem(job.filter, job.space, crop.pairs, job.metric, mask, job.workers)
-    budget = crop.budget(job.budget)
+def _search_first(job: Job, fidelity: Fidelity, study: optuna.Study) -> Run:
+    """The search of a crop, with a strategy of its own whose findings the whole photo's search takes over."""
+    budget = fidelity.budget(job.budget)
     assert isinstance(job.strategy, str)  # may_crop: only a strategy given by name gets a crop phase
     strategy = get_strategy(job.strategy, job.space, seed=job.seed, budget=budget, workers=job.workers)
-    strategy.scan_only = crop.scan_only
-    run = Run(problem, strategy, study, budget, job.workers, job.callback, job.stop_below, crop.geometry)
+    strategy.scan_only = fidelity.scan_only
+    problem = fidelity.problem
+    run = Run(problem, strategy, study, budget, job.workers, job.callback, job.stop_below, fidelity.label)
     with Evaluator(problem, job.workers) as evaluator:
         run.execute(evaluator)
     return run
 
 
-def _confirm(run: Run, problem: Problem, fidelity: _Fidelity) -> None:
+def _confirm(run: Run, problem: Problem, fidelity: Fidelity | None) -> None:
     """Stage 6: a preview's best candidates evaluated at full resolution; the best of these is the answer."""
-    if fidelity.reserve:
-        run.confirm(problem, confirm_candidates(run.records, problem.metric.direction, fidelity.reserve))
+    if fidelity is not None and fidelity.hand_over == "confirm":
+        candidates = confirm_candidates(run.records, problem.metric.direction, fidelity.confirmations)
+        run.confirm(problem, candidates)
 
 
 def _measure_intervals(
@@ -252,13 +254,28 @@ def _measure_intervals(
     return refine(result, problem, strategy, evaluator, budget=_probe_count(result.budget, probes))
 
 
-def _write_result(result: FitResult, problem: Problem, filter: Filter, folder: Path | None) -> FitResult:
+def _write_result(
+    result: FitResult, problem: Problem, filter: Filter, folder: Path | None, painter: Painter | None
+) -> FitResult:
     """Stage 8: flags for values at the edges of their ranges, the renders counted, the output folder written."""
     result = _with_edge_flags(result, problem, filter)
     result = replace(result, renders=result.renders + len(result.probes) + (folder is not None))  # + best.png
     if folder is not None:
-        write_outputs(result, problem, folder)
+        write_outputs(result, problem, folder, painter=painter)
     return result
+
+
+@contextlib.contextmanager
+def _painter(folder: Path | None) -> Iterator[Painter | None]:
+    """A :class:`~filterfit.plots.png.Painter` when there is an output folder to draw for, stopped at the end."""
+    if folder is None:
+        yield None
+        return
+    painter = Painter()
+    try:
+        yield painter
+    finally:
+        painter.close()
 
 
 def _probe_count(budget: int, probes: int) -> int:

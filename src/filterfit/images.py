@@ -341,8 +341,8 @@ def encode_png(pixels: np.ndarray, bit_depth: int = 8, *, level: int = 6) -> byt
     return bytes(imagecodecs.png_encode(samples, level=level))
 
 
-def save_image(pixels: np.ndarray, path: str | Path, *, bit_depth: int = 8) -> Path:
-    """Save float pixels losslessly: PNG (8 or 16 bit), TIFF, or PNM by extension."""
+def save_image(pixels: np.ndarray, path: str | Path, *, bit_depth: int = 8, level: int = 6) -> Path:
+    """Save float pixels losslessly: PNG (8 or 16 bit, zlib ``level``), TIFF, or PNM by extension."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
@@ -353,7 +353,7 @@ def save_image(pixels: np.ndarray, path: str | Path, *, bit_depth: int = 8) -> P
     elif suffix in (".ppm", ".pgm", ".pam", ".pnm"):
         path.write_bytes(encode_pnm(pixels, bit_depth))
     else:
-        path.write_bytes(encode_png(pixels, bit_depth))
+        path.write_bytes(encode_png(pixels, bit_depth, level=level))
     return path
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from .errors import EvaluationError, FilterFitError
 from .images import save_image
 
 if TYPE_CHECKING:
+    from .plots.png import Painter
     from .problem import Problem
     from .result import FitResult
 
@@ -41,21 +43,48 @@ def difference_image(best: np.ndarray, target: np.ndarray, *, gain: float = DIFF
     return np.clip(np.abs(best - target) * gain, 0, 1).astype(np.float32)
 
 
-def write_outputs(result: FitResult, problem: Problem, out: Path) -> list[Path]:
-    """Write everything a finished fit leaves in its folder; returns the paths written."""
-    written = [result.save(out / "result.json")]
-    try:
-        renders = problem.render(result.best_params)
-    except EvaluationError:
-        renders = []  # the best parameters failed on re-render (a flaky program): keep the json
-    for number, ((_, target), render) in enumerate(zip(problem.pairs, renders)):
-        suffix = "" if len(problem.pairs) == 1 else f"-{number + 1}"
-        written.append(save_image(render, out / f"best{suffix}.png", bit_depth=target.bit_depth))
-        written.append(save_image(difference_image(render, target.pixels), out / f"diff{suffix}.png"))
-    from .report import convergence_plot, write_report  # they draw with matplotlib: imported when a folder is written
+def write_outputs(result: FitResult, problem: Problem, out: Path, *, painter: Painter | None = None) -> list[Path]:
+    """Write everything a finished fit leaves in its folder; returns the paths written.
 
-    convergence = convergence_plot(result)
-    (out / "convergence.png").write_bytes(convergence)
+    result.json first (nothing else is needed to resume or report). The best
+    parameters are rendered again in a thread meanwhile (a program's render
+    waits on its process) and ``painter`` (started when the fit began) draws
+    the convergence plot; the report takes the images from memory.
+    """
+    from .plots import convergence_data
+    from .plots.png import Painter
+    from .report import write_report
+
+    painter = painter or Painter()
+    with ThreadPoolExecutor(1, thread_name_prefix="filterfit-best") as pool:
+        rendering = pool.submit(_render, problem, result.best_params)
+        written = [result.save(out / "result.json")]
+        painter.start(convergence_data(result.history, problem.metric.direction), out / "convergence.png",
+                      metric=result.metric)  # fmt: skip
+        convergence = painter.finish()
+        pictures = _write_pictures(rendering.result(), problem, out, written)
     written.append(out / "convergence.png")
-    written.append(write_report(result, out, convergence=convergence))  # the same plot, not drawn twice
+    written.append(write_report(result, out, convergence=convergence, pictures=pictures))
     return written
+
+
+def _render(problem: Problem, params: dict[str, Any]) -> list[np.ndarray]:
+    try:
+        return problem.render(params)
+    except EvaluationError:
+        return []  # the best parameters failed on re-render (a flaky program): keep the json
+
+
+def _write_pictures(
+    renders: list[np.ndarray], problem: Problem, out: Path, written: list[Path]
+) -> list[dict[str, np.ndarray]]:
+    """best.png and diff.png of each pair (PNG's fastest level: lossless all the same); the pictures for the report."""
+    pictures = []
+    for number, ((source, target), render) in enumerate(zip(problem.pairs, renders)):
+        suffix = "" if len(problem.pairs) == 1 else f"-{number + 1}"
+        difference = difference_image(render, target.pixels)
+        written.append(save_image(render, out / f"best{suffix}.png", bit_depth=target.bit_depth, level=1))
+        written.append(save_image(difference, out / f"diff{suffix}.png", level=1))
+        pictures.append({"source": source.pixels, "target": target.pixels, "fitted result": render,
+                         "difference x20": difference})  # fmt: skip
+    return pictures

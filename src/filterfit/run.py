@@ -14,6 +14,7 @@ import optuna
 
 from .errors import AllEvaluationsFailedError, InterruptedBeforeAnswerError
 from .evaluator import Evaluator
+from .fidelity import describe, fidelity_of
 from .problem import Evaluation, Problem
 from .result import FitResult, TrialRecord, intervals
 from .study import counts, end_run, evaluated, evaluation_of, stale_trials, start_run
@@ -36,11 +37,6 @@ class Progress:
     elapsed_s: float
 
 
-def _scale(problem: Problem) -> float:
-    """1 at full resolution; 0.5 for a preview of every other pixel."""
-    return 1.0 / getattr(problem.pairs[0][0], "stride", 1)
-
-
 class Run:
     """One fit's loop: bounded evaluations in flight, every result told to the study.
 
@@ -60,9 +56,10 @@ class Run:
         workers: int,
         callback: Callable[[Progress], None] | None,
         stop_below: float | None = None,
-        crop: str | None = None,
+        fidelity: str | None = None,
     ) -> None:
-        self.problem, self.strategy, self.study, self.crop = problem, strategy, study, crop
+        self.problem, self.strategy, self.study = problem, strategy, study
+        self.fidelity = fidelity  # the label of the reduced pixels it scores (filterfit.fidelity); None: the whole
         self.budget, self.workers, self.callback = budget, workers, callback
         self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
         self.renders = 0  # every render this run made: its evaluations, and those made again for a replay
@@ -73,27 +70,26 @@ class Run:
         self.stopped = "budget"
         self.started = time.perf_counter()
         self.elapsed = 0.0
-        self.scale = _scale(problem)
         self.orphans: list[optuna.trial.FrozenTrial] = []
-        self.interrupted_crop: str | None = None  # set when Ctrl-C stopped the crop phase this run follows
+        self.interrupted_first: str | None = None  # the fidelity of the search this run follows, if Ctrl-C stopped it
         self.interrupted_preview = False  # set when Ctrl-C came before any preview candidate was confirmed
         self._absorb()
         storage = study._storage  # no public accessor; RDB storages beat (see study.open_storage)
         interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
         self.beat_every = interval / 2 if interval else None
 
-    def follow(self, crop: Run) -> None:
+    def follow(self, first: Run) -> None:
         """Go on from a search of a crop: its evaluations count, its answer is the first to try here.
 
         A scan-only search's answer is where its local search would have started, not its best.
         """
-        self.records, self.started = crop.records + self.records, crop.started
-        self.renders, self.replayed = self.renders + crop.renders, self.replayed + crop.replayed
-        start = crop.strategy.start or (crop.best.params if crop.best else None)
-        self.strategy.hint([start] if start else [], learnt_from=crop.strategy)
-        if crop.stopped == "interrupted":  # no full-resolution phase: the crop's best is the answer so far
-            self.stopped, self.best, self.elapsed = "interrupted", crop.best, crop.elapsed
-            self.interrupted_crop = crop.crop
+        self.records, self.started = first.records + self.records, first.started
+        self.renders, self.replayed = self.renders + first.renders, self.replayed + first.replayed
+        start = first.strategy.start or (first.best.params if first.best else None)
+        self.strategy.hint([start] if start else [], learnt_from=first.strategy)
+        if first.stopped == "interrupted":  # no full-resolution phase: the crop's best is the answer so far
+            self.stopped, self.best, self.elapsed = "interrupted", first.best, first.elapsed
+            self.interrupted_first = first.fidelity
 
     def execute(self, evaluator: Evaluator) -> None:
         """Ask, evaluate and tell until the budget is spent (``evaluator``: the caller's, it probes after)."""
@@ -139,7 +135,7 @@ class Run:
 
     def _room(self) -> bool:
         """True while the study's evaluations (made or in flight, by any process) leave budget; notices an exact one."""
-        spent, best, self.orphans = counts(self.study, crop=self.crop, scale=self.scale)
+        spent, best, self.orphans = counts(self.study, fidelity=self.fidelity)
         if best is not None and best <= self.stop_loss:
             self.stopped = "exact"
             return False
@@ -216,7 +212,7 @@ class Run:
 
     def _same_pixels(self, trial: optuna.trial.FrozenTrial) -> bool:
         """True for a trial scored on the pixels this run scores (not a crop's or a preview's, for another run)."""
-        return trial.user_attrs.get("crop") == self.crop and trial.user_attrs.get("scale", 1.0) == self.scale
+        return fidelity_of(trial.user_attrs) == self.fidelity
 
     def _absorb(self) -> None:
         """Take in the study's evaluations this run has not seen (an earlier run's, other workers')."""
@@ -232,8 +228,8 @@ class Run:
 
         Ctrl-C here stops with the best confirmed so far, or, before any was, the preview's best (and says so).
         """
-        preview_best, preview_scale = self.best, self.scale
-        self.problem, self.best, self.scale = problem, None, 1.0
+        preview_best, preview_fidelity = self.best, self.fidelity
+        self.problem, self.best, self.fidelity = problem, None, None
         self.budget += len(candidates)
         self.renders += len(candidates)
         with Evaluator(problem, min(self.workers, len(candidates))) as evaluator:
@@ -245,17 +241,15 @@ class Run:
                 self.stopped = "interrupted"
                 evaluator.abandon()
                 if self.best is None:
-                    self.best, self.scale, self.interrupted_preview = preview_best, preview_scale, True
+                    self.best, self.fidelity, self.interrupted_preview = preview_best, preview_fidelity, True
         self.elapsed = time.perf_counter() - self.started
 
     def _record(self, trial: optuna.Trial, evaluation: Evaluation) -> None:
         """Tell the study (each attribute is a record of its own in a journal: only those that say something)."""
         try:
             trial.set_user_attr("seconds", round(evaluation.seconds, 4))
-            if self.scale != 1.0:  # readers take a missing scale as 1: full resolution
-                trial.set_user_attr("scale", self.scale)
-            if self.crop is not None:
-                trial.set_user_attr("crop", self.crop)
+            if self.fidelity is not None:  # readers take a missing fidelity as the whole image
+                trial.set_user_attr("fidelity", self.fidelity)
             if evaluation.ok:
                 if evaluation.value != evaluation.loss:  # a metric to maximise; readers take the value otherwise
                     trial.set_user_attr("error", evaluation.value)
@@ -275,7 +269,7 @@ class Run:
 
     def _note(self, evaluation: Evaluation, number: int) -> None:
         finished = round(time.perf_counter() - self.started, 4)
-        self.records.append(TrialRecord.of(number, evaluation, crop=self.crop, scale=self.scale, finished_s=finished))
+        self.records.append(TrialRecord.of(number, evaluation, fidelity=self.fidelity, finished_s=finished))
         if evaluation.ok and (self.best is None or evaluation.loss < self.best.loss):  # type: ignore[operator]
             self.best = evaluation
             if evaluation.loss <= self.stop_loss:  # type: ignore[operator]
@@ -316,10 +310,10 @@ class Run:
                 "the target is lossy (JPEG/WebP): compression noise keeps the error above 0 and "
                 "blurs the optimum; use PNG or TIFF targets for exact answers"
             )
-        if self.interrupted_crop is not None:
+        if self.interrupted_first is not None:
             warnings.append(
-                f"interrupted while searching the {self.interrupted_crop} crop: the best error is measured on that "
-                "crop, not on the whole image"
+                f"interrupted while searching {describe(self.interrupted_first)}: the best error is measured on "
+                "it, not on the whole image"
             )
         if self.interrupted_preview:
             warnings.append(
@@ -327,7 +321,8 @@ class Run:
                 "preview (every few pixels), not on the whole image"
             )
         history = tuple(sorted(self.records, key=lambda r: r.number))
-        seconds = [r.seconds for r in history if r.state == "complete" and r.crop is None]
+        # the search's evaluations: a preview's are its own, a crop's those of a search before it
+        seconds = [r.seconds for r in history if r.state == "complete" and not str(r.fidelity).startswith("crop ")]
         return FitResult(
             best_params=dict(self.best.params),
             best_error=self.best.value,

@@ -41,6 +41,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from .errors import FilterFitError
+from .fidelity import fidelity_of
 from .storage import HEARTBEAT_S, JOURNAL, open_storage, open_study  # in __all__ still: they were defined here
 
 if TYPE_CHECKING:
@@ -247,13 +248,11 @@ def evaluated(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE or (trial.state == TrialState.FAIL and "reason" in trial.user_attrs)
 
 
-def counts(
-    study: optuna.Study, *, crop: str | None = None, scale: float = 1.0
-) -> tuple[int, float | None, list[FrozenTrial]]:
+def counts(study: optuna.Study, *, fidelity: str | None = None) -> tuple[int, float | None, list[FrozenTrial]]:
     """Evaluations made or in flight (what the budget counts), the best loss so far, and the stale trials.
 
-    The best is that of the trials scored on the same pixels (``crop`` and
-    ``scale`` as the trials' user attributes say): a crop's or a preview's
+    The best is that of the trials scored on the same pixels (their
+    ``fidelity``, see :mod:`filterfit.fidelity`): a crop's or a preview's
     error is not the whole image's.
     """
     with warnings.catch_warnings():
@@ -264,10 +263,7 @@ def counts(
     losses = [
         t.value
         for t in trials
-        if t.state == TrialState.COMPLETE
-        and t.value is not None
-        and t.user_attrs.get("crop") == crop
-        and t.user_attrs.get("scale", 1.0) == scale
+        if t.state == TrialState.COMPLETE and t.value is not None and fidelity_of(t.user_attrs) == fidelity
     ]
     return spent, min(losses) if losses else None, [t for t in trials if stale(t)]
 

@@ -175,7 +175,7 @@ def measure(
     limit = best_loss + margin
     prober = Prober(space, metric, evaluate, budget)
     for record in history:
-        if record.crop is not None or record.scale != 1:
+        if record.fidelity is not None:
             continue  # scored on other pixels (a crop, a preview): not this problem's loss
         loss = None if record.error is None else metric.loss(record.error)
         prober.known.setdefault(tuple(record.params.get(name) for name in space.names), loss)

@@ -24,6 +24,10 @@ class Filter(Protocol):
     ``prepare`` returns the filter ready for these images (it may choose the
     format its program writes from the target's); ``describe`` is one line for
     reports and result.json.
+
+    A filter may also say ``per_pixel = True`` when each output pixel depends
+    only on the same input pixel and the image's size: ``fit()`` then searches
+    a strided preview of the images first (:mod:`filterfit.fidelity`).
     """
 
     def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray: ...

@@ -3,7 +3,6 @@
 Modules:
     adjustments   -- one vectorised function per adjustment, with ranges and neutral values
     look          -- ``Look``: an ordered selection of adjustments, usable as a filter
-    fidelity      -- reduced-resolution previews that make a look's fit cheaper
     distribution  -- a metric for photos of different scenes (colour and tone distributions)
     imagemagick   -- a look as ImageMagick operators, one translation per adjustment (export --command)
 """

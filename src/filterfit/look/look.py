@@ -55,7 +55,7 @@ class Look:
         The grain's noise field.
     preview : bool
         Let ``fit()`` search at reduced resolution first (see
-        :mod:`filterfit.look.fidelity`).
+        :mod:`filterfit.fidelity.preview`).
 
     Examples
     --------
@@ -118,6 +118,11 @@ class Look:
         """The same look with some parameters set."""
         return Look(self._adjustments, {**self._params, **params}, seed=self.seed, preview=self.preview)
 
+    @property
+    def per_pixel(self) -> bool:
+        """True when ``fit()`` may search a strided preview: preview is on and no adjustment reads neighbours."""
+        return self.preview and not any(ADJUSTMENTS[name].kind == "neighbourhood" for name in self._adjustments)
+
     def colour_part(self) -> Look:
         """Only the per-pixel colour adjustments (what a 3D LUT can hold)."""
         kept = [name for name in self._adjustments if not ADJUSTMENTS[name].spatial]
@@ -164,7 +169,8 @@ class Look:
     # -- the Filter protocol ------------------------------------------------
 
     def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
-        # A fidelity.PreviewImage holds every stride-th pixel of a larger image: vignette and grain need its size.
+        # A PreviewImage (fidelity/preview.py) holds every stride-th pixel of a larger image: vignette and grain need
+        # its full size.
         stride = getattr(image, "stride", 1)
         full = (getattr(image, "full_height", 0), getattr(image, "full_width", 0)) if stride > 1 else None
         return self._render(image.pixels, params, stride=stride, full=full)

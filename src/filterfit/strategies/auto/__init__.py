@@ -33,7 +33,7 @@ residuals of the best few), the steps measured, the difference steps learnt,
 and the unit-cube coordinates; ``evaluations.py`` what an evaluation tells them.
 
 Phase 1 and the line scans only rank far-apart points, so on a photo of some
-size they run alone on a crop of it (``scan_only``, see fidelity.py), and the
+size they run alone on a crop of it (``scan_only``, see fidelity/crop.py), and the
 rest starts on the whole photo from where least squares would have started.
 """
 

@@ -1,7 +1,7 @@
 """Phase 1: where to start. A scrambled Sobol scan of the whole space (or the hinted points), then line scans.
 
 These only rank far-apart points, so on a photo of some size they run alone on
-a crop of it (``scan_only``, see fidelity.py).
+a crop of it (``scan_only``, see fidelity/crop.py).
 """
 
 from __future__ import annotations

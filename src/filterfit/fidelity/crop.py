@@ -1,4 +1,4 @@
-"""Search on a centre crop of a large photo first, then confirm and finish at full resolution.
+"""The crop: a spatial filter's search on a centre crop of a large photo first, finished on the whole photo.
 
 One evaluation of a 4-megapixel photo costs about 16 times one of a 512x512
 photo, yet a filter's parameters show just as clearly in a quarter of a
@@ -32,8 +32,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import FilterFitError
-from .images import Image
+from ..errors import FilterFitError
+from ..images import Image
+from ..metrics import make_mask
+from ..problem import Problem
+from . import Fidelity
 
 __all__ = ["CROP_ABOVE", "Crop", "plan_crop"]
 
@@ -46,23 +49,26 @@ SCAN_MARGIN = 64
 
 
 @dataclass(frozen=True)
-class Crop:
-    """The image pairs cut to a centre crop, the pixels to compare in them, and where the crop is."""
+class Crop(Fidelity):
+    """The problem on a centre crop (its margin not compared), and where the crop is in the photo."""
 
-    pairs: list[tuple[Image, Image]]
+    problem: Problem
     border: int
     geometry: str  # ImageMagick's WxH+X+Y of the rendered crop in the photo
     scan_only: bool = False  # only auto's global scans run on it; least squares starts on the whole photo
+    hand_over = "continue"  # a strategy of its own searches the crop; the whole photo's search goes on from it
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"crop {self.geometry}"
 
     def budget(self, total: int) -> int:
         """Evaluations the crop phase may spend out of ``total``."""
         return max(1, int(total * CROP_SHARE))
 
 
-def plan_crop(
-    pairs: Sequence[tuple[Image, Image]], *, enabled: bool | None, masked: bool, scans: bool = False
-) -> Crop | None:
-    """A crop phase for these pairs, or None when it would not pay (or is switched off).
+def plan_crop(whole: Problem, *, enabled: bool | None, scans: bool = False) -> Crop | None:
+    """A crop phase for this problem, or None when it would not pay (or is switched off).
 
     ``enabled`` None decides by size: one pair of at least :data:`CROP_ABOVE`
     pixels, no mask; below that, a scan-only crop when ``scans`` (the
@@ -71,13 +77,14 @@ def plan_crop(
     """
     if enabled is False:
         return None
+    pairs, masked = whole.pairs, whole.mask is not None
     problem = _why_not(pairs, masked=masked, by_size=enabled is None)
     if problem is None:
-        return _centre(pairs[0], CROP_SIDE, CROP_MARGIN, scan_only=False)
+        return _centre(whole, CROP_SIDE, CROP_MARGIN, scan_only=False)
     if enabled:
         raise FilterFitError(f"cannot search on a crop: {problem}; leave out --crop")
     if scans and _why_not(pairs, masked=masked, by_size=False, side=SCAN_SIDE + 2 * SCAN_MARGIN) is None:
-        return _centre(pairs[0], SCAN_SIDE, SCAN_MARGIN, scan_only=True)
+        return _centre(whole, SCAN_SIDE, SCAN_MARGIN, scan_only=True)
     return None
 
 
@@ -96,13 +103,20 @@ def _why_not(
     return None
 
 
-def _centre(pair: tuple[Image, Image], inner: int, margin: int, *, scan_only: bool) -> Crop:
-    """The centre ``inner`` x ``inner`` pixels of a pair, with ``margin`` more on each side to render."""
-    source, target = pair
+def _centre(whole: Problem, inner: int, margin: int, *, scan_only: bool) -> Crop:
+    """The centre ``inner`` x ``inner`` pixels of the problem's pair, with ``margin`` more on each side to render.
+
+    The filter stays as it was prepared for the whole photo: the crop has its
+    channels, depth and format, which are all that preparing looks at.
+    """
+    source, target = whole.pairs[0]
     side = inner + 2 * margin
     top, left = (source.height - side) // 2, (source.width - side) // 2
     window = np.s_[top : top + side, left : left + side]
-    return Crop([(_cut(source, window), _cut(target, window))], margin, f"{side}x{side}+{left}+{top}", scan_only)
+    pairs = [(_cut(source, window), _cut(target, window))]
+    mask = make_mask((side, side), border=margin)
+    problem = Problem(whole.filter, whole.space, pairs, whole.metric, mask=mask)
+    return Crop(problem, margin, f"{side}x{side}+{left}+{top}", scan_only)
 
 
 def _cut(image: Image, window: tuple[slice, slice]) -> Image:
