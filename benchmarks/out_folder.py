@@ -249,6 +249,13 @@ class Overhead:
         return statistics.median(run.final_s for run in self.runs if run.out)
 
     @property
+    def paired_ratio(self) -> float:
+        """The median over pairs (one seed or repeat, run back to back) of with / without: less noisy than
+        the ratio of the medians, as each pair shares the machine's state of the moment."""
+        pairs = zip(self.runs[0::2], self.runs[1::2])
+        return statistics.median((a.wall_s / b.wall_s) if a.out else (b.wall_s / a.wall_s) for a, b in pairs)
+
+    @property
     def before_final_s(self) -> float:
         """Median wall with ``out=`` up to the final writing."""
         return statistics.median(run.wall_s - run.final_s for run in self.runs if run.out)

@@ -374,7 +374,9 @@ def _out_wall_text(results: Results) -> str:
             f"{o.without_s:.2f}",
             f"{o.with_s:.2f}",
             f"**{o.with_s / o.without_s:.2f}**",
+            f"{o.paired_ratio:.2f}",
             f"{o.final_s:.2f}",
+            f"{o.final_s / o.without_s:.1%}",
             f"{o.before_final_s:.2f}",
             f"{o.before_final_s / o.without_s:.2f}",
             " / ".join(f"{r.wall_s:.2f}{'*' if r.out else ''}" for r in o.runs),
@@ -383,8 +385,9 @@ def _out_wall_text(results: Results) -> str:
     ]
     if not rows:
         return ""
-    header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without"]
-    header += ["final writing s (median)", "with, up to it s", "that / without", "every run in order s (* with)"]
+    header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without", "paired"]
+    header += ["final writing s (median)", "final / without", "with, up to it s", "that / without"]
+    header += ["every run in order s (* with)"]
     return (
         "### Wall time with and without --out (issue 16)\n\n"
         "The same `filterfit.fit()` call in this process with and without `out=` (a fresh folder in benchmarks/out "
@@ -395,7 +398,9 @@ def _out_wall_text(results: Results) -> str:
         "512x512), 2 workers, seed 0, exactly the evaluations named (stop_below=0, probes=0). With `out=` a fit "
         "records every evaluation in DIR/study.journal and at the end writes result.json, best.png (one more "
         'render), diff.png, convergence.png and report.html: "final writing" is the time inside '
-        "`filterfit.outputs.write_outputs`, timed within the same runs.\n\n"
+        '`filterfit.outputs.write_outputs`, timed within the same runs. "paired" is the median over the pairs '
+        "(one seed or repeat, its two runs back to back) of with / without: the goal's figure, as each pair "
+        "shares the machine's state of the moment where the two medians may not.\n\n"
         + _table(header, rows)
         + _out_cli_text(results)
     )
@@ -409,13 +414,14 @@ def _out_cli_text(results: Results) -> str:
             f"{o.without_s:.2f}",
             f"{o.with_s:.2f}",
             f"**{o.with_s / o.without_s:.2f}**",
+            f"{o.paired_ratio:.2f}",
             " / ".join(f"{r.wall_s:.2f}{'*' if r.out else ''}" for r in o.runs),
         )
         for o in results.out_cli_overhead
     ]
     if not rows:
         return ""
-    header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without"]
+    header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without", "paired"]
     header += ["every run in order s (* with)"]
     return (
         "\n\nThe same fits as `filterfit fit ... --seed S --json` commands, with and without `--out DIR` (a fresh "

@@ -48,8 +48,9 @@ def write_outputs(result: FitResult, problem: Problem, out: Path, *, painter: Pa
 
     result.json first (nothing else is needed to resume or report). The best
     parameters are rendered again in a thread meanwhile (a program's render
-    waits on its process) and ``painter`` (started when the fit began) draws
-    the convergence plot; the report takes the images from memory.
+    waits on its process), and ``painter`` (started when the fit began) draws
+    the convergence plot while the images are encoded; the report's pictures
+    come from memory, not from the files.
     """
     from .plots import convergence_data
     from .plots.png import Painter
@@ -61,10 +62,9 @@ def write_outputs(result: FitResult, problem: Problem, out: Path, *, painter: Pa
         written = [result.save(out / "result.json")]
         painter.start(convergence_data(result.history, problem.metric.direction), out / "convergence.png",
                       metric=result.metric)  # fmt: skip
-        convergence = painter.finish()
         pictures = _write_pictures(rendering.result(), problem, out, written)
     written.append(out / "convergence.png")
-    written.append(write_report(result, out, convergence=convergence, pictures=pictures))
+    written.append(write_report(result, out, convergence=painter.finish(), pictures=pictures))
     return written
 
 
@@ -77,14 +77,17 @@ def _render(problem: Problem, params: dict[str, Any]) -> list[np.ndarray]:
 
 def _write_pictures(
     renders: list[np.ndarray], problem: Problem, out: Path, written: list[Path]
-) -> list[dict[str, np.ndarray]]:
-    """best.png and diff.png of each pair (PNG's fastest level: lossless all the same); the pictures for the report."""
+) -> list[dict[str, str]]:
+    """best.png and diff.png of each pair (PNG's fastest level: lossless all the same); the report's pictures."""
+    from .report import picture_uri
+
     pictures = []
     for number, ((source, target), render) in enumerate(zip(problem.pairs, renders)):
         suffix = "" if len(problem.pairs) == 1 else f"-{number + 1}"
         difference = difference_image(render, target.pixels)
         written.append(save_image(render, out / f"best{suffix}.png", bit_depth=target.bit_depth, level=1))
         written.append(save_image(difference, out / f"diff{suffix}.png", level=1))
-        pictures.append({"source": source.pixels, "target": target.pixels, "fitted result": render,
-                         "difference x20": difference})  # fmt: skip
+        shown = {"source": source.pixels, "target": target.pixels, "fitted result": render}
+        pictures.append({label: picture_uri(pixels) for label, pixels in shown.items()})
+        pictures[-1]["difference x20"] = picture_uri(difference, lossless=True)
     return pictures

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from .space import Param
 
-__all__ = ["build_report", "failure_reasons", "tool_versions", "write_report"]
+__all__ = ["build_report", "failure_reasons", "picture_uri", "tool_versions", "write_report"]
 
 SHOWN_PIXELS = 1024  # the longest side of the images embedded in the page
 SHOWN_REASONS = 5  # distinct failure reasons listed in the facts
@@ -79,13 +79,13 @@ def write_report(
     folder: Path,
     *,
     convergence: bytes | None = None,
-    pictures: Sequence[Mapping[str, np.ndarray]] | None = None,
+    pictures: Sequence[Mapping[str, str]] | None = None,
 ) -> Path:
     """Write ``folder/report.html`` for ``result``; images come from the folder and the recorded paths.
 
     ``convergence``: the convergence plot as PNG bytes, when the caller has just drawn it (not drawn
-    twice); ``pictures``: each pair's source, target, fitted result and difference x20 as pixels, when
-    the caller has them (not read back from the files).
+    twice); ``pictures``: each pair's source, target, fitted result and difference x20 as data URIs
+    (:func:`picture_uri`), when the caller has the pixels (not read back from the files).
     """
     params = {p.name: p for p in map(parse_param, result.space) if p.numeric}
     page = _PAGE.substitute(
@@ -128,10 +128,10 @@ def _image_uri(path: str | Path | None, *, lossless: bool = False) -> str | None
         pixels = load_image(path).pixels
     except FilterFitError:
         return None
-    return _picture_uri(pixels, lossless=lossless)
+    return picture_uri(pixels, lossless=lossless)
 
 
-def _picture_uri(pixels: np.ndarray, *, lossless: bool = False) -> str:
+def picture_uri(pixels: np.ndarray, *, lossless: bool = False) -> str:
     """Pixels as a data URI at most SHOWN_PIXELS on their longest side.
 
     Photos as JPEG of quality 92, which looks the same on a page and takes a
@@ -151,15 +151,12 @@ def _picture_uri(pixels: np.ndarray, *, lossless: bool = False) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _images(result: FitResult, folder: Path, pictures: Sequence[Mapping[str, np.ndarray]] | None) -> str:
+def _images(result: FitResult, folder: Path, pictures: Sequence[Mapping[str, str]] | None) -> str:
     count = max(1, len(result.targets), len(pictures or []))
     sections = []
     for number in range(count):
         if pictures is not None and number < len(pictures):
-            uris: dict[str, str | None] = {
-                label: _picture_uri(pixels, lossless=label == "difference x20")
-                for label, pixels in pictures[number].items()
-            }
+            uris: dict[str, str | None] = dict(pictures[number])
         else:
             uris = _file_uris(result, folder, number, count)
         heading = f"<h3>pair {number + 1}</h3>" if count > 1 else ""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -116,11 +118,11 @@ class Painter:
     def _collect(self, timeout: float) -> None:
         assert self._process is not None and self._process.stdout is not None and self._asked is not None
         path = self._asked[1]
-        try:
-            self._process.wait(timeout)  # it writes one short line: no pipe fills up meanwhile
-            if self._process.stdout.read().strip() == b"drawn" and path.is_file():
+        try:  # its line, not its exit: an interpreter with matplotlib loaded takes a while to tear down
+            readable, _, _ = select.select([self._process.stdout], [], [], timeout)
+            if readable and self._process.stdout.readline().strip() == b"drawn" and path.is_file():
                 self._drawn = path.read_bytes()
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
             pass
         finally:
             self.close()
@@ -147,16 +149,18 @@ class Painter:
 
 def _serve() -> None:
     """The painter's side: warm up, read what to draw from stdin, draw it, say so."""
-    figure, (axes,) = _figure()
-    axes.plot([1, 2], [1e-3, 1e-2])
-    axes.set_yscale("log")
-    axes.set_title("Convergence")
-    _save(figure, io.BytesIO())  # the fonts load now, before the fit asks
+    os.nice(19)  # the fit's workers first: the import and warm-up only take cores they leave idle
+    errors = [10.0 ** -(k % 7) for k in range(40)]
+    rehearsal = {"numbers": list(range(40)), "errors": errors, "best": [min(errors[: k + 1]) for k in range(40)]}
+    rehearsal.update(failed=[3], seconds=[k / 10 for k in range(40)], failed_seconds=[0.35])
+    draw_convergence(rehearsal, io.BytesIO())  # a plot like the real one: fonts, glyphs and artists load now
     asked = json.loads(sys.stdin.buffer.read() or b"null")
     if asked is None:
         return
     draw_convergence(asked["data"], Path(asked["path"]), metric=asked["metric"])
     sys.stdout.write("drawn\n")
+    sys.stdout.flush()
+    os._exit(0)  # nothing left to do: skip tearing matplotlib down
 
 
 def _figure(*, columns: int = 1, size: tuple[float, float] = (7, 4)) -> tuple[Figure, list[Any]]:
