@@ -132,7 +132,12 @@ def test_out_disk_writes_are_measured_for_a_command_and_a_look_fit(report: str) 
 
 def test_out_wall_time_and_resume_are_measured(report: str) -> None:
     wall = table_rows(section_of(report, "### Wall time with and without --out (issue 16)"))
-    assert [row[0] for row in wall] == ["B1, auto", "look fit, 6 evaluations"]
+    assert [row[0] for row in wall] == [
+        "B1, auto",
+        "look fit, 6 evaluations",
+        "B1, auto, command line",  # the same as `filterfit fit` commands
+        "look fit, 6 evaluations, command line",
+    ]
     assert all(row[1] == "1" for row in wall)  # one run with and one without
     resume = section_of(report, "### What a resume renders again (B1, auto, issue 16)")
     assert "| same answer |" in resume
