@@ -39,6 +39,15 @@ SETTINGS = {
     "hue": [{"hue": -25}, {"hue": 12}],
     "sepia": [{"sepia": 0.4}, {"sepia": 1.0}],
     "split_tone": [{"split_tone": -0.8}, {"split_tone": 0.7}],
+    "mixer": [
+        {"mix_red_green": 0.3, "mix_blue_red": -0.2},
+        {"mix_red_blue": -0.4, "mix_green_red": 0.25, "mix_green_blue": 0.1, "mix_blue_green": 0.45},
+    ],
+    "grading": [
+        {"shadows_warmth": -0.8, "midtones_tint": 0.5, "highlights_warmth": 0.9},
+        {"shadows_tint": 0.7, "midtones_warmth": -0.6, "highlights_tint": -0.9, "grading_balance": 0.6},
+        {"shadows_warmth": 1.0, "highlights_warmth": -1.0, "grading_balance": -0.8},
+    ],
     "fade": [{"fade": 0.1}, {"fade": 0.35}],
     "vignette": [
         {"vignette_amount": -0.6, "vignette_size": 0.5, "vignette_softness": 0.3},
@@ -60,7 +69,7 @@ def imagemagick_render(look: Look, photo: Path, tmp_path: Path) -> np.ndarray:
     return load_image(output).pixels[:, :, :3]
 
 
-def test_every_adjustment_but_grain_has_a_translation_tested_here():
+def test_every_adjustment_but_grain_and_the_curves_has_a_translation_tested_here():
     assert sorted([*TRANSLATIONS, *NO_EQUIVALENT]) == sorted(ADJUSTMENTS)
     assert set(SETTINGS) == set(TRANSLATIONS)
 

@@ -29,6 +29,9 @@ import numpy as np
 
 from .adjustments import (
     ADJUSTMENTS,
+    GRADE_SHIFT,
+    GRADE_TINT,
+    GRADE_WARM,
     GRAIN_SD,
     LUMA,
     SEPIA,
@@ -38,6 +41,7 @@ from .adjustments import (
     TRUNCATE,
     WARM,
     hue_rotation,
+    mixer_matrix,
     temperature_gains,
     tint_gains,
 )
@@ -164,6 +168,25 @@ def split_tone(amount: float) -> list[str]:
     return ["(", "+clone", *LUMA_IMAGE, *shifts, "+channel", ")", *_mathematics(0, 1, 1, -0.5)]
 
 
+def mixer(*shares: float) -> list[str]:
+    # Exact: the mixer is one colour matrix.
+    return _color_matrix(mixer_matrix(*shares))
+
+
+def grading(*pushes_and_balance: float) -> list[str]:
+    # Exact to 16 bits, as split_tone: each channel's shift s (1 - L)^2 + m 2L(1 - L) + h L^2 is a quadratic in the
+    # (balanced, L^(2^-balance)) luma L, computed per channel with -function on a luma image and added.
+    *settings, balance = pushes_and_balance
+    pairs = zip(settings[0::2], settings[1::2])
+    s, m, h = (GRADE_SHIFT * (w * GRADE_WARM.astype(np.float64) + t * GRADE_TINT.astype(np.float64)) for w, t in pairs)
+    balanced = ["-evaluate", "pow", _number(2.0**-balance)] if balance else []
+    shifts: list[str] = []
+    for channel, sc, mc, hc in zip("RGB", s, m, h):
+        coefficients = ",".join(_number(c) for c in (sc - 2 * mc + hc, 2 * mc - 2 * sc, sc + 0.5))
+        shifts += ["-channel", channel, "-function", "polynomial", coefficients]
+    return ["(", "+clone", *LUMA_IMAGE, *balanced, *shifts, "+channel", ")", *_mathematics(0, 1, 1, -0.5)]
+
+
 def vignette(amount: float, size: float, softness: float) -> list[str]:
     # Exact to 16 bits: the look's radius map (0 at the centre, 1 in the corners) from two -sparse-color
     # gradients, x = (i + 0.5) / w and y = (j + 0.5) / h, then ramp, smoothstep mask and photo * (1 + amount mask).
@@ -226,13 +249,20 @@ TRANSLATIONS: dict[str, Callable[..., list[str]]] = {
     "vibrance": vibrance,
     "hue": hue,
     "sepia": sepia,
+    "mixer": mixer,
     "split_tone": split_tone,
+    "grading": grading,
     "fade": fade,
     "vignette": vignette,
 }
 
 # Adjustments ImageMagick cannot reproduce, and why: the command leaves them out and says so.
+_CURVE = (
+    "a tone curve (a spline through raised points) has no ImageMagick operator; the command would have to ship a "
+    "colour table image for it, and `export --cube` already holds it exactly"
+)
 NO_EQUIVALENT = {
+    **dict.fromkeys(("curve", "red_curve", "green_curve", "blue_curve"), _CURVE),
     "grain": f"filterfit's grain is a seeded numpy noise field (sd {GRAIN_SD} x grain) that no ImageMagick "
     "noise operator draws; adding other noise of the same strength would only move the render further away",
 }
@@ -251,9 +281,9 @@ def look_operators(look: Look) -> tuple[list[str], tuple[str, ...]]:
     left_out: list[str] = []
     params = look.params
     for name in look.adjustments:
-        settings = ADJUSTMENTS[name].settings
-        values = [float(params[s.name]) for s in settings]
-        if values[0] == settings[0].neutral:
+        adjustment = ADJUSTMENTS[name]
+        values = [float(params[s.name]) for s in adjustment.settings]
+        if adjustment.does_nothing(values):
             continue  # the look skips it too: it would change nothing
         if name in NO_EQUIVALENT:
             left_out.append(name)

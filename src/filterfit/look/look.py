@@ -156,8 +156,8 @@ class Look:
         for name in self._adjustments:
             adjustment = ADJUSTMENTS[name]
             arguments = [float(values[s.name]) for s in adjustment.settings]
-            if arguments[0] == adjustment.settings[0].neutral:
-                continue  # the strength setting is neutral: the adjustment would change nothing
+            if adjustment.does_nothing(arguments):
+                continue  # e.g. its strength setting is neutral: it would change nothing
             extra: dict[str, Any] = {}
             if name == "vignette":
                 extra["radius"] = radius_map(full[0], full[1], stride)

@@ -1,0 +1,273 @@
+"""filterfit's photo adjustments: one small vectorised function each.
+
+Every function takes float32 RGB pixels H x W x 3 in [0, 1] and returns new
+pixels of the same shape, clipped to [0, 1]; its neutral values return the
+input unchanged, exactly. All are smooth in their parameters (least squares
+fits them with finite differences), so none has a threshold or a hard switch.
+
+=============  =====================  ===========  =======  =========================================
+adjustment     parameter              range        neutral  what it does
+=============  =====================  ===========  =======  =========================================
+exposure       exposure               -2 .. 2      0        gain of 2**exposure (stops)
+contrast       contrast               -1 .. 1      0        S-curve around mid-grey (< 0 flattens)
+highlights     highlights             -1 .. 1      0        brightens (> 0) or darkens tones above 0.5
+shadows        shadows                -1 .. 1      0        brightens (> 0) or darkens tones below 0.5
+saturation     saturation             -1 .. 1      0        colourfulness; -1 is grey, 1 doubles it
+vibrance       vibrance               -1 .. 1      0        saturation that spares colourful pixels
+temperature    temperature            -1 .. 1      0        warm (> 0: more red, less blue) or cool
+tint           tint                   -1 .. 1      0        magenta (> 0) or green (< 0)
+hue            hue                    -30 .. 30    0        rotates every colour's hue, in degrees
+fade           fade                   0 .. 0.5     0        lifts the blacks to this level (matte)
+sepia          sepia                  0 .. 1       0        blend towards the classic sepia matrix
+split_tone     split_tone             -1 .. 1      0        > 0 warm highlights and teal shadows
+curve          curve_10               -0.5 .. 0.5  0        tone curve steeper (> 0) around 10 % tones
+               curve_30, curve_50, curve_70, curve_90: likewise around 30, 50, 70, 90 %
+               curve_black            0 .. 0.3     0        what black becomes (a lifted toe)
+               curve_white            0.7 .. 1     1        what white becomes (a rolled shoulder)
+red_curve      red_curve_10           -0.5 .. 0.5  0        a tone curve of the red channel alone
+               red_curve_30, red_curve_50, red_curve_70, red_curve_90, red_curve_black, red_curve_white
+green_curve    green_curve_10         -0.5 .. 0.5  0        ... of green
+               green_curve_30, green_curve_50, green_curve_70, green_curve_90, green_curve_black,
+               green_curve_white
+blue_curve     blue_curve_10          -0.5 .. 0.5  0        ... of blue
+               blue_curve_30, blue_curve_50, blue_curve_70, blue_curve_90, blue_curve_black,
+               blue_curve_white
+mixer          mix_red_green          -0.5 .. 0.5  0        red takes this share of green (grey stays)
+               mix_red_blue, mix_green_red, mix_green_blue, mix_blue_red, mix_blue_green: likewise
+grading        shadows_warmth         -1 .. 1      0        shadows warmer (> 0, orange) or cooler
+               shadows_tint           -1 .. 1      0        shadows magenta (> 0) or green
+               midtones_warmth, midtones_tint, highlights_warmth, highlights_tint: likewise
+               grading_balance        -1 .. 1      0        > 0 counts more tones as highlights
+vignette       vignette_amount        -1 .. 1      0        < 0 darkens, > 0 lightens the corners
+               vignette_size          0.2 .. 1     0.7      normalised radius where it is half on
+               vignette_softness      0.1 .. 1     0.5      width of the transition
+grain          grain                  0 .. 1       0        monochrome Gaussian noise, sd 0.1 x grain
+blur           blur                   0 .. 3       0        Gaussian blur, sigma in pixels
+sharpen        sharpen                0 .. 2       0        unsharp mask of radius 1 pixel
+=============  =====================  ===========  =======  =========================================
+
+``vignette`` and ``grain`` depend on the pixel's position (radius from the
+centre, a fixed noise field), ``blur`` and ``sharpen`` on its neighbours; the
+others are per-pixel colour operations. The curves are monotone whatever
+their settings (their slope is the exponential of smooth bumps at 10 ... 90 %);
+grading's tone ranges overlap smoothly (shares (1 - L)^2, 2L(1 - L), L^2 of a
+pixel's luma L) and move colour along two axes that leave brightness alone.
+
+The functions live by group, as a photographer finds them: ``tone.py``,
+``colour.py``, ``effects.py``, over the planar helpers of ``planes.py``; this
+module holds the table (``ADJUSTMENTS``, in pipeline order) and their settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .colour import (
+    GRADE_SHIFT,
+    GRADE_TINT,
+    GRADE_WARM,
+    SEPIA,
+    TEAL,
+    WARM,
+    grading,
+    hue,
+    hue_rotation,
+    mixer,
+    mixer_matrix,
+    saturation,
+    sepia,
+    split_tone,
+    temperature,
+    temperature_gains,
+    tint,
+    tint_gains,
+    vibrance,
+)
+from .effects import GRAIN_SD, SHARPEN_SIGMA, TRUNCATE, blur, grain, grain_noise, radius_map, sharpen, vignette
+from .planes import LUMA, from_planes, to_planes
+from .tone import (
+    CURVE_KNOTS,
+    TONE_SHIFT,
+    blue_curve,
+    contrast,
+    curve,
+    curve_points,
+    curve_polynomial,
+    exposure,
+    fade,
+    green_curve,
+    highlights,
+    red_curve,
+    shadows,
+)
+
+__all__ = [
+    "ADJUSTMENTS",
+    "CURVE_KNOTS",
+    "GRADE_SHIFT",
+    "GRADE_TINT",
+    "GRADE_WARM",
+    "GRAIN_SD",
+    "LUMA",
+    "SEPIA",
+    "SHARPEN_SIGMA",
+    "TEAL",
+    "TONE_SHIFT",
+    "TRUNCATE",
+    "WARM",
+    "Adjustment",
+    "Setting",
+    "blue_curve",
+    "blur",
+    "contrast",
+    "curve",
+    "curve_points",
+    "curve_polynomial",
+    "exposure",
+    "fade",
+    "from_planes",
+    "grading",
+    "grain",
+    "grain_noise",
+    "green_curve",
+    "highlights",
+    "hue",
+    "hue_rotation",
+    "mixer",
+    "mixer_matrix",
+    "radius_map",
+    "red_curve",
+    "saturation",
+    "sepia",
+    "shadows",
+    "sharpen",
+    "split_tone",
+    "temperature",
+    "temperature_gains",
+    "tint",
+    "tint_gains",
+    "to_planes",
+    "vibrance",
+    "vignette",
+]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One parameter of an adjustment: its range and the value that changes nothing."""
+
+    name: str
+    low: float
+    high: float
+    neutral: float
+    help: str
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """An adjustment: its function, settings and what it depends on.
+
+    ``kind`` is ``"colour"`` (per pixel), ``"position"`` (per pixel and its
+    place in the frame: exact on a strided subsample) or ``"neighbourhood"``.
+    """
+
+    name: str
+    function: Callable[..., np.ndarray]
+    settings: tuple[Setting, ...]
+    kind: str = "colour"
+    strengths: int = 1  # the first settings that, all at neutral, leave the image as it is (vignette: its amount)
+
+    def does_nothing(self, values: Sequence[float]) -> bool:
+        """True when ``values`` (one per setting) leave the image as it is: a look skips the adjustment."""
+        return all(value == s.neutral for value, s in zip(values[: self.strengths], self.settings))
+
+    @property
+    def planes(self) -> Callable[..., np.ndarray]:
+        """The function's form on 3 x H x W planes (what a Look's pipeline calls)."""
+        return self.function.planes  # type: ignore[attr-defined]
+
+    @property
+    def spatial(self) -> bool:
+        return self.kind != "colour"
+
+
+def _one(name: str, function: Callable[..., np.ndarray], low: float, high: float, help: str, kind: str = "colour"):
+    return Adjustment(name, function, (Setting(name, low, high, 0.0, help),), kind)
+
+
+def _curve(name: str, function: Callable[..., np.ndarray], where: str) -> Adjustment:
+    steepness = tuple(
+        Setting(
+            f"{name}_{round(100 * knot)}", -0.5, 0.5, 0.0, f"{where}: > 0 steeper (more contrast) around {knot:.0%}"
+        )
+        for knot in CURVE_KNOTS
+    )
+    ends = (
+        Setting(f"{name}_black", 0, 0.3, 0.0, f"{where}: what black becomes"),
+        Setting(f"{name}_white", 0.7, 1, 1.0, f"{where}: what white becomes"),
+    )
+    return Adjustment(name, function, steepness + ends, strengths=len(steepness) + len(ends))
+
+
+_MIXES = (("red", "green"), ("red", "blue"), ("green", "red"), ("green", "blue"), ("blue", "red"), ("blue", "green"))
+MIXER = Adjustment(
+    "mixer",
+    mixer,
+    tuple(Setting(f"mix_{to}_{source}", -0.5, 0.5, 0.0, f"{to} takes this share of {source}") for to, source in _MIXES),
+    strengths=len(_MIXES),
+)
+GRADING = Adjustment(
+    "grading",
+    grading,
+    (
+        *(
+            Setting(f"{tones}_{axis}", -1, 1, 0.0, f"{tones}: > 0 {towards}")
+            for tones in ("shadows", "midtones", "highlights")
+            for axis, towards in (("warmth", "warmer"), ("tint", "magenta"))
+        ),
+        Setting("grading_balance", -1, 1, 0.0, "> 0 more tones count as highlights"),
+    ),
+    strengths=6,  # the balance alone moves nothing
+)
+
+
+# In pipeline order: a look applies its adjustments in this order, whatever order they were named in.
+ADJUSTMENTS: dict[str, Adjustment] = {
+    a.name: a
+    for a in (
+        _one("blur", blur, 0, 3, "Gaussian blur sigma, pixels", "neighbourhood"),
+        _one("sharpen", sharpen, 0, 2, "unsharp-mask amount", "neighbourhood"),
+        _one("exposure", exposure, -2, 2, "stops"),
+        _one("temperature", temperature, -1, 1, "> 0 warmer"),
+        _one("tint", tint, -1, 1, "> 0 magenta"),
+        _one("highlights", highlights, -1, 1, "> 0 brighter highlights"),
+        _one("shadows", shadows, -1, 1, "> 0 brighter shadows"),
+        _one("contrast", contrast, -1, 1, "> 0 more contrast"),
+        _curve("curve", curve, "every channel"),
+        _curve("red_curve", red_curve, "red"),
+        _curve("green_curve", green_curve, "green"),
+        _curve("blue_curve", blue_curve, "blue"),
+        MIXER,
+        _one("saturation", saturation, -1, 1, "-1 grey, 1 double"),
+        _one("vibrance", vibrance, -1, 1, "> 0 livelier dull colours"),
+        _one("hue", hue, -30, 30, "degrees"),
+        _one("sepia", sepia, 0, 1, "blend towards sepia"),
+        _one("split_tone", split_tone, -1, 1, "> 0 warm highlights, teal shadows"),
+        GRADING,
+        _one("fade", fade, 0, 0.5, "black level"),
+        Adjustment(
+            "vignette",
+            vignette,
+            (
+                Setting("vignette_amount", -1, 1, 0.0, "< 0 darker corners"),
+                Setting("vignette_size", 0.2, 1, 0.7, "radius of half effect (corners = 1)"),
+                Setting("vignette_softness", 0.1, 1, 0.5, "width of the transition"),
+            ),
+            "position",
+        ),
+        _one("grain", grain, 0, 1, "noise sd / 0.1", "position"),
+    )
+}

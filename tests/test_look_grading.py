@@ -1,0 +1,89 @@
+"""The expressive look's adjustments (issue 18): tone curves, the channel mixer, colour grading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import filterfit
+from filterfit.look import ADJUSTMENTS, Look
+from filterfit.look.adjustments import LUMA, curve_points, grading, mixer
+from filterfit.metrics import psnr
+
+RAMP = np.repeat(np.linspace(0, 1, 1001, dtype=np.float32)[np.newaxis, :, np.newaxis], 3, axis=2)  # black to white
+
+
+def curve_settings(rng: np.random.Generator, name: str = "curve") -> dict[str, float]:
+    """Random values of every setting of a curve, each anywhere in its range."""
+    return {s.name: float(rng.uniform(s.low, s.high)) for s in ADJUSTMENTS[name].settings}
+
+
+@pytest.mark.parametrize("name", ["curve", "red_curve", "green_curve", "blue_curve"])
+def test_every_curve_rises_whatever_its_settings(name):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        output = Look([name], curve_settings(rng, name)).apply(RAMP)
+        assert (np.diff(output[0], axis=0) >= -1e-6).all()  # along the ramp, no channel ever falls
+
+
+def test_a_curve_runs_from_its_black_to_its_white_and_steepens_where_asked():
+    look = Look(["curve"], {"curve_black": 0.1, "curve_white": 0.9, "curve_50": 0.5})
+    output = look.apply(RAMP)[0, :, 0]
+    assert output[0] == pytest.approx(0.1, abs=0.005) and output[-1] == pytest.approx(0.9, abs=0.005)
+    slopes = np.diff(output) * 1000
+    assert slopes[500] > 1.2 * slopes[100]  # steeper in the midtones than in the shadows
+    drawn = curve_points([0, 0, 0.5, 0, 0], 0.1, 0.9)
+    np.testing.assert_allclose(output[::125], drawn[::32], atol=0.005)  # the drawn polynomial follows the curve
+
+
+def test_a_channel_curve_moves_its_channel_alone():
+    output = Look(["red_curve"], {"red_curve_30": 0.4}).apply(RAMP)[0]
+    assert not np.array_equal(output[:, 0], RAMP[0, :, 0])
+    assert np.array_equal(output[:, 1:], RAMP[0, :, 1:])
+
+
+def test_the_mixer_keeps_grey_grey_and_mixes_colours_by_their_shares(pixels):
+    shares = (0.2, -0.1, 0.05, 0.3, -0.25, 0.15)
+    grey = np.full((4, 4, 3), 0.4, dtype=np.float32)
+    np.testing.assert_allclose(mixer(grey, *shares), grey, atol=1e-6)
+    mixed = mixer(pixels, 0.2, 0, 0, 0, 0, 0)
+    expected_red = np.clip(0.8 * pixels[..., 0] + 0.2 * pixels[..., 1], 0, 1)
+    np.testing.assert_allclose(mixed[..., 0], expected_red, atol=1e-6)
+    np.testing.assert_array_equal(mixed[..., 1:], pixels[..., 1:])
+
+
+def test_grading_moves_colour_not_brightness_and_each_range_where_its_tones_are():
+    mid = np.full((1, 3, 3), 0.5, dtype=np.float32)
+    mid[0, 0], mid[0, 2] = 0.15, 0.85  # a dark, a mid-grey and a light pixel
+    pushed = grading(mid, 0.8, 0, 0, 0, 0, 0, 0)  # shadows warmer
+    np.testing.assert_allclose(pushed @ LUMA, mid @ LUMA, atol=1e-6)  # brightness as it was
+    warmth = pushed[0, :, 0] - pushed[0, :, 2]  # red less blue
+    assert warmth[0] > warmth[1] > warmth[2] > 0  # most in the dark pixel
+    balanced = grading(mid, 0.8, 0, 0, 0, 0, 0, 0.8)  # more tones count as highlights: shadows get less
+    assert balanced[0, 1, 0] - balanced[0, 1, 2] < warmth[1]
+
+
+def test_an_expressive_look_of_21_parameters_is_fitted_exactly(astronaut_pixels):
+    truth = Look(
+        ["exposure", "curve", "mixer", "grading"],
+        {
+            "exposure": 0.2, "curve_10": -0.3, "curve_50": 0.3, "curve_90": -0.2, "curve_black": 0.05,
+            "curve_white": 0.93, "mix_red_green": 0.1, "mix_blue_red": -0.08, "shadows_warmth": -0.4,
+            "highlights_warmth": 0.5, "midtones_tint": 0.2, "grading_balance": 0.2,
+        },
+    )  # fmt: skip
+    target = truth.apply(astronaut_pixels)
+    result = filterfit.fit(look=truth.adjustments, source=astronaut_pixels, target=target, budget=500, workers=1,
+                           seed=0, probes=0)  # fmt: skip
+    assert len(result.best_params) == 21
+    assert psnr(target, Look.from_dict(result.look).apply(astronaut_pixels)) > 60
+    assert {k: v for k, v in result.best_params.items() if abs(v - truth.params[k]) > 0.01} == {}
+
+
+@pytest.fixture(scope="module")
+def astronaut_pixels() -> np.ndarray:
+    from skimage import data
+
+    from filterfit.images import to_float
+
+    return to_float(data.astronaut())
