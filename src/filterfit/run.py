@@ -17,7 +17,7 @@ from .evaluator import Evaluator
 from .fidelity import describe, fidelity_of
 from .problem import Evaluation, Problem
 from .result import FitResult, TrialRecord, intervals
-from .study import counts, end_run, evaluated, evaluation_of, stale_trials, start_run
+from .study import Tally, end_run, evaluated, evaluation_of, stale_trials, start_run
 
 if TYPE_CHECKING:
     from .strategies import Strategy
@@ -60,6 +60,7 @@ class Run:
     ) -> None:
         self.problem, self.strategy, self.study = problem, strategy, study
         self.fidelity = fidelity  # the label of the reduced pixels it scores (filterfit.fidelity); None: the whole
+        self._tallies: dict[str | None, Tally] = {}  # the study's counts, one a fidelity this run scores at
         self.budget, self.workers, self.callback = budget, workers, callback
         self.stop_loss = problem.metric.stop_loss if stop_below is None else problem.metric.loss(stop_below)
         self.renders = 0  # every render this run made: its evaluations, and those made again for a replay
@@ -135,7 +136,8 @@ class Run:
 
     def _room(self) -> bool:
         """True while the study's evaluations (made or in flight, by any process) leave budget; notices an exact one."""
-        spent, best, self.orphans = counts(self.study, fidelity=self.fidelity)
+        tally = self._tallies.setdefault(self.fidelity, Tally(self.fidelity))
+        spent, best, self.orphans = tally.update(self.study)
         if best is not None and best <= self.stop_loss:
             self.stopped = "exact"
             return False

@@ -53,7 +53,6 @@ __all__ = [
     "JOURNAL",
     "DefinitionError",
     "check_definition",
-    "counts",
     "definition",
     "evaluation_of",
     "evaluated",
@@ -248,24 +247,46 @@ def evaluated(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE or (trial.state == TrialState.FAIL and "reason" in trial.user_attrs)
 
 
-def counts(study: optuna.Study, *, fidelity: str | None = None) -> tuple[int, float | None, list[FrozenTrial]]:
+class Tally:
     """Evaluations made or in flight (what the budget counts), the best loss so far, and the stale trials.
 
     The best is that of the trials scored on the same pixels (their
     ``fidelity``, see :mod:`filterfit.fidelity`): a crop's or a preview's
-    error is not the whole image's.
+    error is not the whole image's. A finished trial never changes, so each
+    is counted once: :meth:`update` looks again only at the trials from the
+    first one still unfinished on (the few in flight, and the new). Looking at
+    every trial each time was quadratic: 0.7 s of a 500-evaluation look fit.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fail_stale_trials is experimental in some Optuna versions
-        optuna.storages.fail_stale_trials(study)
-    trials = study.get_trials(deepcopy=False)
-    spent = sum(t.state == TrialState.RUNNING or evaluated(t) for t in trials)
-    losses = [
-        t.value
-        for t in trials
-        if t.state == TrialState.COMPLETE and t.value is not None and fidelity_of(t.user_attrs) == fidelity
-    ]
-    return spent, min(losses) if losses else None, [t for t in trials if stale(t)]
+
+    def __init__(self, fidelity: str | None = None) -> None:
+        self.fidelity = fidelity
+        self._settled = 0  # every trial numbered below this is finished and counted
+        self._spent = 0  # evaluations among them
+        self._best: float | None = None  # the best loss among them, at this fidelity
+
+    def update(self, study: optuna.Study) -> tuple[int, float | None, list[FrozenTrial]]:
+        """``(spent, best loss, stale trials)`` of the study as it is now."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # fail_stale_trials is experimental in some Optuna versions
+            optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        spent, best, stale_trials = self._spent, self._best, []
+        settling = True
+        for trial in trials[self._settled :]:
+            finished = trial.state.is_finished()
+            spent += trial.state == TrialState.RUNNING or evaluated(trial)
+            best = self._better(best, trial)
+            if stale(trial):
+                stale_trials.append(trial)
+            if settling and finished:  # the settled prefix grows past it: counted for good
+                self._settled, self._spent, self._best = trial.number + 1, spent, best
+            settling = settling and finished
+        return spent, best, stale_trials
+
+    def _better(self, best: float | None, trial: FrozenTrial) -> float | None:
+        if trial.state != TrialState.COMPLETE or trial.value is None or fidelity_of(trial.user_attrs) != self.fidelity:
+            return best
+        return trial.value if best is None else min(best, trial.value)
 
 
 def summary(study: optuna.Study) -> dict[str, Any]:
