@@ -292,7 +292,7 @@ def test_a_value_click_refuses(files, options, message):
 
 LOOKS = [
     ("unknown adjustment", ["{source}", "{target}", "--look", "exposre"],
-     "unknown look adjustment 'exposre'; valid ones are blur, sharpen, exposure"),
+     "unknown look adjustment 'exposre'; valid ones are blur, sharpen, multiply_gradient"),
     ("no adjustment", ["{source}", "{target}", "--look", ","], "a look needs at least one adjustment; valid ones are"),
     ("look and command", ["{source}", "{target}", "--look", "--command", GAMMA, "--param", "g=0:1"],
      "give either --command or --look, not both"),

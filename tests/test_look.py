@@ -85,7 +85,7 @@ def test_adjustments_run_in_the_pipeline_order_whatever_order_they_are_named_in(
 
 
 def test_unknown_adjustments_are_named_with_the_valid_ones():
-    with pytest.raises(LookError, match=r"unknown look adjustment 'exposre'; valid ones are blur, sharpen, exposure"):
+    with pytest.raises(LookError, match=r"unknown look adjustment 'exposre'; valid ones are blur, sharpen, multiply"):
         Look(["exposre"])
     with pytest.raises(LookError, match=r"at least one adjustment"):
         Look([])

@@ -226,7 +226,7 @@ def test_cli_pairs_and_references(pair, photo, tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--look", "exposre"], r"error: unknown look adjustment 'exposre'; valid ones are blur, sharpen, exposure"),
+        (["--look", "exposre"], r"error: unknown look adjustment 'exposre'; valid ones are blur, sharpen, multiply"),
         ([], r"error: give --command TEMPLATE with --param, or --look"),
         (["--look", "--command", "convert {input} {output}"], r"error: give either --command or --look, not both"),
         (["--command", "convert {input} {output}"], r"error: --command needs its parameters"),

@@ -1,4 +1,4 @@
-"""The expressive look's adjustments (issue 18): tone curves, the channel mixer, colour grading."""
+"""The expressive look's adjustments (issue 18): tone curves, the channel mixer, colour grading, gradient overlays."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import filterfit
 from filterfit.look import ADJUSTMENTS, Look
 from filterfit.look.adjustments import LUMA, curve_points, grading, mixer
+from filterfit.look.adjustments.overlays import BLENDS, NEUTRAL_COLOUR
 from filterfit.metrics import psnr
 
 RAMP = np.repeat(np.linspace(0, 1, 1001, dtype=np.float32)[np.newaxis, :, np.newaxis], 3, axis=2)  # black to white
@@ -87,3 +88,36 @@ def astronaut_pixels() -> np.ndarray:
     from filterfit.images import to_float
 
     return to_float(data.astronaut())
+
+
+@pytest.mark.parametrize("mode", ["multiply", "screen", "overlay", "soft_light"])
+def test_a_gradient_blends_its_colours_by_its_mode_from_the_centre_to_the_corners(mode, pixels):
+    blend = BLENDS[mode]
+    look = Look([f"{mode}_gradient"], {f"{mode}_outer_red": 0.2, f"{mode}_outer_green": 0.6, f"{mode}_end": 0.8})
+    output = look.apply(pixels)
+    height, width = pixels.shape[:2]
+    neutral = NEUTRAL_COLOUR[mode]
+    centre = (height // 2, width // 2)
+    np.testing.assert_allclose(output[centre], pixels[centre], atol=0.02)  # the inner colour is the mode's neutral
+    corner = pixels[0, 0]
+    expected = np.clip(blend(corner, np.array([0.2, 0.6, neutral], dtype=np.float32)), 0, 1)
+    np.testing.assert_allclose(output[0, 0], expected, atol=1e-5)  # beyond its end: all outer colour
+
+
+def test_a_gradient_is_drawn_for_the_whole_frame_so_a_preview_is_a_subsample_of_it():
+    from filterfit.fidelity.preview import PreviewImage
+
+    rng = np.random.default_rng(1)
+    full = rng.random((60, 90, 3), dtype=np.float32)
+    params = {"screen_inner_blue": 0.3, "screen_outer_red": 0.5, "screen_centre_x": 0.3, "screen_start": 0.2}
+    look = Look(["screen_gradient", "exposure"], {**params, "exposure": 0.2})
+    preview = PreviewImage(full[::3, ::3].copy(), stride=3, full_height=60, full_width=90)
+    np.testing.assert_array_equal(look.render(preview, {}), look.apply(full)[::3, ::3])
+
+
+def test_a_centre_and_a_radius_move_the_gradient():
+    flat = np.full((40, 40, 3), 0.5, dtype=np.float32)
+    left = Look(["multiply_gradient"], {"multiply_outer_red": 0.0, "multiply_centre_x": 0.1}).apply(flat)[..., 0]
+    assert left[20, 3] > left[20, 36]  # the right side is further from a centre on the left: darker red
+    tight = Look(["multiply_gradient"], {"multiply_outer_red": 0.0, "multiply_end": 0.3}).apply(flat)[..., 0]
+    assert tight[20, 30] < Look(["multiply_gradient"], {"multiply_outer_red": 0.0}).apply(flat)[20, 30, 0]

@@ -32,6 +32,7 @@ from .adjustments import (
     GRADE_SHIFT,
     GRADE_TINT,
     GRADE_WARM,
+    GRADIENTS,
     GRAIN_SD,
     LUMA,
     SEPIA,
@@ -261,7 +262,12 @@ _CURVE = (
     "a tone curve (a spline through raised points) has no ImageMagick operator; the command would have to ship a "
     "colour table image for it, and `export --cube` already holds it exactly"
 )
+_GRADIENT = (
+    "a gradient overlay would need ImageMagick to draw the gradient and compose it; not written yet: "
+    "`export --cube` cannot hold it either (it depends on the place in the frame)"
+)
 NO_EQUIVALENT = {
+    **dict.fromkeys(GRADIENTS, _GRADIENT),
     **dict.fromkeys(("curve", "red_curve", "green_curve", "blue_curve"), _CURVE),
     "grain": f"filterfit's grain is a seeded numpy noise field (sd {GRAIN_SD} x grain) that no ImageMagick "
     "noise operator draws; adding other noise of the same strength would only move the render further away",

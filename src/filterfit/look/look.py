@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import FilterFitError, ParamError
 from ..images import to_float
 from ..space import Param, Space
-from .adjustments import ADJUSTMENTS, from_planes, grain_noise, radius_map, to_planes
+from .adjustments import ADJUSTMENTS, GRADIENTS, frame_coordinates, from_planes, grain_noise, radius_map, to_planes
 
 if TYPE_CHECKING:
     from ..images import Image
@@ -163,6 +163,8 @@ class Look:
                 extra["radius"] = radius_map(full[0], full[1], stride)
             elif name == "grain":
                 extra["noise"] = grain_noise(self.seed, full[0], full[1], stride)
+            elif name in GRADIENTS:
+                extra["frame"] = frame_coordinates(full[0], full[1], stride)
             planes = adjustment.planes(planes, *arguments, **extra)
         return from_planes(planes)
 

@@ -34,6 +34,20 @@ blue_curve     blue_curve_10          -0.5 .. 0.5  0        ... of blue
                blue_curve_white
 mixer          mix_red_green          -0.5 .. 0.5  0        red takes this share of green (grey stays)
                mix_red_blue, mix_green_red, mix_green_blue, mix_blue_red, mix_blue_green: likewise
+multiply_gradient  multiply_inner_red  0 .. 1   1        a radial gradient multiplied in: centre colour
+               multiply_inner_green, multiply_inner_blue; multiply_outer_red, multiply_outer_green,
+               multiply_outer_blue (the corners' colour); multiply_centre_x, multiply_centre_y (0.5);
+               multiply_start (0: where the outer colour starts), multiply_end (1: where it is all)
+screen_gradient    screen_inner_red    0 .. 1   0        the same, screened (lightens); screen_inner_green,
+               screen_inner_blue, screen_outer_red, screen_outer_green, screen_outer_blue,
+               screen_centre_x, screen_centre_y, screen_start, screen_end
+overlay_gradient   overlay_inner_red   0 .. 1   0.5      ... with overlay; overlay_inner_green,
+               overlay_inner_blue, overlay_outer_red, overlay_outer_green, overlay_outer_blue,
+               overlay_centre_x, overlay_centre_y, overlay_start, overlay_end
+soft_light_gradient  soft_light_inner_red  0 .. 1  0.5  ... with soft light; soft_light_inner_green,
+               soft_light_inner_blue, soft_light_outer_red, soft_light_outer_green,
+               soft_light_outer_blue, soft_light_centre_x, soft_light_centre_y, soft_light_start,
+               soft_light_end
 grading        shadows_warmth         -1 .. 1      0        shadows warmer (> 0, orange) or cooler
                shadows_tint           -1 .. 1      0        shadows magenta (> 0) or green
                midtones_warmth, midtones_tint, highlights_warmth, highlights_tint: likewise
@@ -46,15 +60,15 @@ blur           blur                   0 .. 3       0        Gaussian blur, sigma
 sharpen        sharpen                0 .. 2       0        unsharp mask of radius 1 pixel
 =============  =====================  ===========  =======  =========================================
 
-``vignette`` and ``grain`` depend on the pixel's position (radius from the
-centre, a fixed noise field), ``blur`` and ``sharpen`` on its neighbours; the
+``vignette``, ``grain`` and the gradients depend on the pixel's position
+(radius from the centre, a fixed noise field; see ``overlays.py``), ``blur`` and ``sharpen`` on its neighbours; the
 others are per-pixel colour operations. The curves are monotone whatever
 their settings (their slope is the exponential of smooth bumps at 10 ... 90 %);
 grading's tone ranges overlap smoothly (shares (1 - L)^2, 2L(1 - L), L^2 of a
 pixel's luma L) and move colour along two axes that leave brightness alone.
 
 The functions live by group, as a photographer finds them: ``tone.py``,
-``colour.py``, ``effects.py``, over the planar helpers of ``planes.py``; this
+``colour.py``, ``effects.py``, ``overlays.py``, over the planar helpers of ``planes.py``; this
 module holds the table (``ADJUSTMENTS``, in pipeline order) and their settings.
 """
 
@@ -87,6 +101,7 @@ from .colour import (
     vibrance,
 )
 from .effects import GRAIN_SD, SHARPEN_SIGMA, TRUNCATE, blur, grain, grain_noise, radius_map, sharpen, vignette
+from .overlays import BLENDS, NEUTRAL_COLOUR, frame_coordinates, overlay_function
 from .planes import LUMA, from_planes, to_planes
 from .tone import (
     CURVE_KNOTS,
@@ -106,6 +121,8 @@ from .tone import (
 
 __all__ = [
     "ADJUSTMENTS",
+    "GRADIENTS",
+    "frame_coordinates",
     "CURVE_KNOTS",
     "GRADE_SHIFT",
     "GRADE_TINT",
@@ -219,6 +236,26 @@ MIXER = Adjustment(
     tuple(Setting(f"mix_{to}_{source}", -0.5, 0.5, 0.0, f"{to} takes this share of {source}") for to, source in _MIXES),
     strengths=len(_MIXES),
 )
+
+
+def _gradient(mode: str) -> Adjustment:
+    neutral = NEUTRAL_COLOUR[mode]
+    colours = tuple(
+        Setting(f"{mode}_{where}_{channel}", 0, 1, neutral, f"{mode} gradient: its {where} colour's {channel}")
+        for where in ("inner", "outer")
+        for channel in ("red", "green", "blue")
+    )
+    shape = (
+        Setting(f"{mode}_centre_x", 0, 1, 0.5, f"{mode} gradient: its centre, across (0 left, 1 right)"),
+        Setting(f"{mode}_centre_y", 0, 1, 0.5, f"{mode} gradient: its centre, down (0 top, 1 bottom)"),
+        Setting(f"{mode}_start", 0, 0.8, 0.0, f"{mode} gradient: radius where the outer colour starts"),
+        Setting(f"{mode}_end", 0.2, 2, 1.0, f"{mode} gradient: radius where it is all outer colour"),
+    )
+    return Adjustment(f"{mode}_gradient", overlay_function(mode), colours + shape, "position", strengths=6)
+
+
+GRADIENTS = tuple(f"{mode}_gradient" for mode in BLENDS)
+
 GRADING = Adjustment(
     "grading",
     grading,
@@ -240,6 +277,7 @@ ADJUSTMENTS: dict[str, Adjustment] = {
     for a in (
         _one("blur", blur, 0, 3, "Gaussian blur sigma, pixels", "neighbourhood"),
         _one("sharpen", sharpen, 0, 2, "unsharp-mask amount", "neighbourhood"),
+        *(_gradient(mode) for mode in BLENDS),  # first, as CSSgram's overlays: the filters then act on the blend
         _one("exposure", exposure, -2, 2, "stops"),
         _one("temperature", temperature, -1, 1, "> 0 warmer"),
         _one("tint", tint, -1, 1, "> 0 magenta"),

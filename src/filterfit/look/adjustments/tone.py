@@ -129,31 +129,27 @@ def curve(
     white: float,
 ) -> np.ndarray:  # fmt: skip
     """A tone curve on every channel: steeper (> 0) or flatter around 10 ... 90 %, from ``black`` to ``white``."""
-    steepness = (at_10, at_30, at_50, at_70, at_90)
-    if _neutral(steepness, black, white):
+    return _curve_on(pixels, (0, 1, 2), (at_10, at_30, at_50, at_70, at_90), black, white)
+
+
+def _curve_on(
+    pixels: np.ndarray, channels: Sequence[int], steepness: Sequence[float], black: float, white: float
+) -> np.ndarray:
+    if not any(steepness) and black == 0 and white == 1:
         return pixels  # exactly as it was: the polynomial is the identity only to float32's rounding
     coefficients = curve_polynomial(steepness, black, white)
-    for plane in pixels:
-        _map(plane, coefficients)
+    for channel in channels:
+        _map(pixels[channel], coefficients)
     return clip(pixels)
-
-
-def _neutral(steepness: Sequence[float], black: float, white: float) -> bool:
-    return not any(steepness) and black == 0 and white == 1
 
 
 def _channel_curve(channel: int) -> Callable[..., np.ndarray]:
     name = ("red", "green", "blue")[channel]
 
     @on_planes
-    def channel_curve(
-        pixels: np.ndarray, at_10: float, at_30: float, at_50: float, at_70: float, at_90: float, black: float,
-        white: float,
-    ) -> np.ndarray:  # fmt: skip
-        steepness = (at_10, at_30, at_50, at_70, at_90)
-        if not _neutral(steepness, black, white):
-            _map(pixels[channel], curve_polynomial(steepness, black, white))
-        return clip(pixels)
+    def channel_curve(pixels: np.ndarray, *settings: float) -> np.ndarray:
+        *steepness, black, white = settings
+        return _curve_on(pixels, (channel,), steepness, black, white)
 
     channel_curve.__name__ = channel_curve.__qualname__ = f"{name}_curve"
     channel_curve.__doc__ = f"A tone curve on the {name} channel alone (see ``curve``)."
