@@ -263,22 +263,20 @@ class Overhead:
 
 def overhead(fit: str, run: Callable[..., FitResult], seeds: list[int], folder: Path) -> Overhead:
     """``run(seed=..., out=...)`` with and without a fresh ``folder`` per seed, which runs first alternating."""
-    runs = []
-    for index, seed in enumerate(seeds):
-        for out in (False, True) if index % 2 == 0 else (True, False):
-            shutil.rmtree(folder, ignore_errors=True)
-            runs.append(timed(run, seed, folder if out else None))
-    shutil.rmtree(folder, ignore_errors=True)
-    return Overhead(fit, tuple(runs))
+    return _in_turns(fit, lambda seed, out: timed(run, seed, out), seeds, folder)
 
 
 def cli_overhead(fit: str, arguments: list[str], seeds: list[int], folder: Path) -> Overhead:
     """``filterfit fit ARGUMENTS --seed S --json`` with and without ``--out`` a fresh ``folder``, in turns."""
+    return _in_turns(fit, lambda seed, out: _cli_timed(arguments, seed, out), seeds, folder)
+
+
+def _in_turns(fit: str, timed_run: Callable[[int, Path | None], TimedFit], seeds: list[int], folder: Path) -> Overhead:
     runs = []
     for index, seed in enumerate(seeds):
         for out in (False, True) if index % 2 == 0 else (True, False):
             shutil.rmtree(folder, ignore_errors=True)
-            runs.append(_cli_timed(arguments, seed, folder if out else None))
+            runs.append(timed_run(seed, folder if out else None))
     shutil.rmtree(folder, ignore_errors=True)
     return Overhead(fit, tuple(runs))
 

@@ -19,7 +19,7 @@ from results import evaluations_text, median_first, successes_text
 
 if TYPE_CHECKING:
     from measure import Writes
-    from out_folder import OutDisk, TimedFit
+    from out_folder import OutDisk, Overhead, TimedFit
     from peers import Outcome
     from results import Results
 
@@ -366,23 +366,24 @@ def _beyond_journal_text(rows: list[OutDisk]) -> str:
     )
 
 
+def _overhead_row(o: Overhead, *, final: bool) -> tuple[str, ...]:
+    """One fit's row of the --out wall tables (the final writing's columns where it was timed)."""
+    timed = [f"{o.final_s:.2f}", f"{o.final_s / o.without_s:.1%}", f"{o.before_final_s:.2f}"]
+    timed.append(f"{o.before_final_s / o.without_s:.2f}")
+    return (
+        o.fit,
+        str(len(o.walls(False))),
+        f"{o.without_s:.2f}",
+        f"{o.with_s:.2f}",
+        f"**{o.with_s / o.without_s:.2f}**",
+        f"{o.paired_ratio:.2f}",
+        *(timed if final else ()),
+        " / ".join(f"{r.wall_s:.2f}{'*' if r.out else ''}" for r in o.runs),
+    )
+
+
 def _out_wall_text(results: Results) -> str:
-    rows = [
-        (
-            o.fit,
-            str(len(o.walls(False))),
-            f"{o.without_s:.2f}",
-            f"{o.with_s:.2f}",
-            f"**{o.with_s / o.without_s:.2f}**",
-            f"{o.paired_ratio:.2f}",
-            f"{o.final_s:.2f}",
-            f"{o.final_s / o.without_s:.1%}",
-            f"{o.before_final_s:.2f}",
-            f"{o.before_final_s / o.without_s:.2f}",
-            " / ".join(f"{r.wall_s:.2f}{'*' if r.out else ''}" for r in o.runs),
-        )
-        for o in results.out_overhead
-    ]
+    rows = [_overhead_row(o, final=True) for o in results.out_overhead]
     if not rows:
         return ""
     header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without", "paired"]
@@ -407,18 +408,7 @@ def _out_wall_text(results: Results) -> str:
 
 
 def _out_cli_text(results: Results) -> str:
-    rows = [
-        (
-            o.fit,
-            str(len(o.walls(False))),
-            f"{o.without_s:.2f}",
-            f"{o.with_s:.2f}",
-            f"**{o.with_s / o.without_s:.2f}**",
-            f"{o.paired_ratio:.2f}",
-            " / ".join(f"{r.wall_s:.2f}{'*' if r.out else ''}" for r in o.runs),
-        )
-        for o in results.out_cli_overhead
-    ]
+    rows = [_overhead_row(o, final=False) for o in results.out_cli_overhead]
     if not rows:
         return ""
     header = ["fit", "runs each", "median wall without --out s", "with --out s", "with / without", "paired"]
