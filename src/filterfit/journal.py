@@ -137,13 +137,15 @@ class JournalFile(BaseJournalBackend):
         if size <= self._offset:
             return
         chunk = os.pread(self._reading_fd, size - self._offset, self._offset)
-        whole = chunk.rfind(b"\n") + 1
-        for line in chunk[:whole].splitlines():
+        lines = chunk[: chunk.rfind(b"\n") + 1].splitlines(keepends=True)
+        for number, line in enumerate(lines):
             try:
                 self._logs.append(json.loads(line))
             except json.JSONDecodeError as error:
+                if number == len(lines) - 1:
+                    return  # the last line, as Optuna's reader does: not a record (yet); read it again next time
                 raise ValueError(f"{self.path} is not a journal Optuna wrote: {error}") from None
-        self._offset += whole
+            self._offset += len(line)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)  # one line a record
