@@ -69,7 +69,7 @@ def record(path: Path, *, quick: bool = False) -> None:
 def _sequence(result: filterfit.FitResult) -> dict[str, Any]:
     """What must not change: every evaluation in order, the answer and what was said about it."""
     return {
-        "evaluations": [[r.params, r.error, _fidelity(r)] for r in result.history],
+        "evaluations": [[r.params, r.error, r.fidelity] for r in result.history],
         "probes": [[r.params, r.error] for r in result.probes],
         "best_params": result.best_params,
         "best_error": result.best_error,
@@ -77,16 +77,6 @@ def _sequence(result: filterfit.FitResult) -> dict[str, Any]:
         "uncertainty": result.uncertainty,
         "stopped": result.stopped,
     }
-
-
-def _fidelity(record: filterfit.result.TrialRecord) -> str | None:
-    """The pixels an evaluation was scored on: ``fidelity``, or what the older ``crop`` and ``scale`` said."""
-    if hasattr(record, "fidelity"):
-        return record.fidelity  # type: ignore[no-any-return]
-    if record.crop is not None:  # type: ignore[attr-defined]
-        return f"crop {record.crop}"  # type: ignore[attr-defined]
-    scale = record.scale  # type: ignore[attr-defined]
-    return None if scale == 1 else f"preview 1/{round(1 / scale)}"
 
 
 def compare(before: Path, after: Path) -> int:

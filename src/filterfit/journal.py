@@ -6,7 +6,8 @@ fsyncs after every record, so a 500-evaluation look fit made some 4,000 fsyncs,
 each of which the kernel counts as a whole 4 KiB page written: 30 KB an
 evaluation reached the disk (as much as the memo's JPEG files), and the fit
 took 1.6 times as long as without ``--out``. :class:`JournalFile` writes the
-same records and fsyncs at most once every :data:`SYNC_EVERY_S`. A killed
+same records and fsyncs at most once every :data:`SYNC_EVERY_S`, and keeps its
+files open (JournalStorage reads the journal around each of its changes). A killed
 process loses nothing either way (written records are in the page cache, which
 outlives the process); a power cut may lose the last second's records, which a
 resumed run then evaluates again.

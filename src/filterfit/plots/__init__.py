@@ -4,7 +4,7 @@
     svg -- the report's error slices and pairwise plots as inline SVG, drawn in milliseconds
 
 A fit's output folder is written after its search, so the drawing is part of
-what ``--out`` costs. matplotlib takes about a second to import and draw a
+what ``--out`` costs. matplotlib takes 0.7-1 s to import and draw a
 look's twelve slices; the SVG of the same slices takes a few milliseconds, is
 sharp at any zoom, scales to a look of 80 parameters, and its points say
 their values when hovered.
