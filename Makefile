@@ -16,7 +16,7 @@ test: system $(STAMP)
 # bench: the peers' extra when nevergrad is missing; torch (for the GP peer) only as the local CPU wheel,
 # never a multi-GB CUDA build from the index: where that wheel is missing, the GP rows say "skipped".
 bench: system $(STAMP)
-	@$(PYTHON) -c 'import nevergrad, color_matcher' 2>/dev/null || $(PYTHON) -m pip install -q -e '.[bench]'
+	@$(PYTHON) -c 'import nevergrad, color_matcher, pilgram' 2>/dev/null || $(PYTHON) -m pip install -q -e '.[bench]'
 	@$(PYTHON) -c 'import torch' 2>/dev/null || $(PYTHON) -m pip install -q --only-binary=:all: 'torch==2.13.0+cpu' \
 		|| echo "bench: torch is not installable here; the GP peer will be skipped"
 	$(PYTHON) benchmarks/run.py $(BENCH_ARGS)

@@ -203,7 +203,8 @@ def colour_transfers(source: np.ndarray, reference: np.ndarray) -> dict[str, flo
         transferred = ColorMatcher().transfer(
             src=source.astype(np.float64), ref=reference.astype(np.float64), method=method
         )
-        outputs[method] = np.clip(transferred, 0, 1).astype(np.float32)
+        # mkl's matrix square root can come back complex with a negligible imaginary part: drop it explicitly
+        outputs[method] = np.clip(np.real(transferred), 0, 1).astype(np.float32)
     return outputs  # type: ignore[return-value]
 
 

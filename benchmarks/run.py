@@ -4,7 +4,9 @@ Runs filterfit's ``auto`` and its peers (Optuna TPE, CMA-ES, GP and random; neve
 benderopt; scipy Nelder-Mead) on the same objective, the memo's own method, and the measurements
 issue 3 asks for (wall time vs a bound, parallel speed-up, disk writes), on problems B1-B3
 (``problems.py``); then what ``--out`` costs (issue 16, ``out_folder.py``: disk writes beyond the
-study's record, wall time with and without it, what a resume renders again).
+study's record, wall time with and without it, what a resume renders again); then the looks: filterfit's own
+random looks (issue 4, ``looks.py``) and every filter of pilgram, a third party's Instagram-style looks
+(issue 18, ``pilgram_looks.py``), beside color-matcher and a least-squares LUT (``lut_peer.py``).
 
     python benchmarks/run.py              # default: the figures issue 3 needs (~25 min on 2 cores, see below)
     python benchmarks/run.py --quick      # 1 seed, small budgets: a smoke test (~1 min)
@@ -35,6 +37,7 @@ import measure
 import optuna
 import out_folder
 import peers
+import pilgram_looks
 import problems
 from memo import run_memo
 from report import render
@@ -138,7 +141,7 @@ PLANS = {
 }
 
 
-ONLY = (*problems.NAMES, "looks")  # looks: benchmarks/looks.py
+ONLY = (*problems.NAMES, "looks", "pilgram")  # looks: benchmarks/looks.py; pilgram: benchmarks/pilgram_looks.py
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -190,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
             run_methods(results, problem, plan, args.methods)
         measure_after(results, plan, args, Path(scratch))
     # the looks run before the report is rendered, so that the time it states is the whole run's
-    looks_report = looks.render(looks.run(args.mode, args.budget, _log)) if "looks" in args.only else None
-    report = render(results) + (f"\n{looks_report}" if looks_report is not None else "")
+    sections = [render(results)]
+    if "looks" in args.only:
+        sections.append(looks.render(looks.run(args.mode, args.budget, _log)))
+    if "pilgram" in args.only:
+        sections.append(pilgram_looks.render(pilgram_looks.run(args.mode, args.budget, _log)))
+    report = "\n".join(sections)
     print(report)
     args.output.write_text(report, encoding="utf-8")
     _log(f"report written to {args.output}")

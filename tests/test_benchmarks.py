@@ -288,3 +288,33 @@ def test_sequences_compare_names_the_first_difference_of_each_run(benchmark_modu
     assert printed[0] == "b: evaluation 1: [{'x': 2.0}, 0.25, None, 1.0] != [{'x': 2.5}, 0.25, None, 1.0]"
     assert printed[1] == "c: 2 evaluations != 1"
     assert printed[2] == "3 runs, 6 evaluations recorded; 2 runs differ"
+
+
+def test_the_pilgram_section_is_in_the_report(report: str) -> None:
+    section = report.split("## Looks someone else made: pilgram's filters (issue 18)", 1)[1]
+    assert "| goal | measured | met |" in section and "### Per filter" in section
+    rows = [line for line in section.splitlines() if line.startswith("| _1977 |") or line.startswith("| aden |")]
+    assert len(rows) == 2  # --quick: the first two filters, each with its pair and held-out photos
+    assert "| astronaut / chelsea, rocket |" in rows[0] and "| coffee / rocket, astronaut |" in rows[1]
+
+
+@pytest.mark.usefixtures("benchmark_modules")
+def test_the_lut_peer_learns_a_global_colour_map_and_extrapolates_it_smoothly() -> None:
+    import lut_peer
+
+    rng = np.random.default_rng(0)
+    dark = rng.uniform(0, 0.6, (200, 200, 3)).astype(np.float32)  # the pair holds no colour above 0.6
+
+    def curve(pixels: np.ndarray) -> np.ndarray:  # gamma on red, an affine map of green and blue
+        red, green, blue = np.moveaxis(pixels, -1, 0)
+        return np.clip(np.stack([red**0.8, 0.8 * green + 0.1, 0.2 * red + 0.8 * blue], -1), 0, 1)
+
+    table = lut_peer.fit_lut(dark, curve(dark))
+    assert table.shape == (17, 17, 17, 3)
+    fitted = lut_peer.apply(table, dark)
+    assert np.sqrt(np.mean((fitted - curve(dark)) ** 2)) < 2e-3  # trilinear between the entries: close, not exact
+    # Colours the pair lacks: the affine channels' slopes go on (second differences, not a flat table).
+    light = rng.uniform(0.7, 1.0, (50, 50, 3)).astype(np.float32)
+    error = np.sqrt(np.mean((lut_peer.apply(table, light) - curve(light))[..., 1:] ** 2, axis=(0, 1)))
+    unchanged = np.sqrt(np.mean((light - curve(light))[..., 1:] ** 2, axis=(0, 1)))
+    assert np.all(error < unchanged / 10), (error, unchanged)

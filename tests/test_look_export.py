@@ -39,6 +39,16 @@ SETTINGS = {
     "hue": [{"hue": -25}, {"hue": 12}],
     "sepia": [{"sepia": 0.4}, {"sepia": 1.0}],
     "split_tone": [{"split_tone": -0.8}, {"split_tone": 0.7}],
+    "channel_mixer": [
+        {
+            "red_from_red": 1.1,
+            "red_from_green": 0.2,
+            "red_constant": -0.05,
+            "blue_from_blue": 0.8,
+            "blue_constant": 0.1,
+        },
+        {"green_from_red": -0.3, "green_from_green": 1.3, "green_constant": 0.04, "blue_from_green": 0.4},
+    ],
     "mixer": [
         {"mix_red_green": 0.3, "mix_blue_red": -0.2},
         {"mix_red_blue": -0.4, "mix_green_red": 0.25, "mix_green_blue": 0.1, "mix_blue_green": 0.45},

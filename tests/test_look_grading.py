@@ -90,7 +90,7 @@ def astronaut_pixels() -> np.ndarray:
     return to_float(data.astronaut())
 
 
-@pytest.mark.parametrize("mode", ["multiply", "screen", "overlay", "soft_light"])
+@pytest.mark.parametrize("mode", list(BLENDS))
 def test_a_gradient_blends_its_colours_by_its_mode_from_the_centre_to_the_corners(mode, pixels):
     blend = BLENDS[mode]
     look = Look([f"{mode}_gradient"], {f"{mode}_outer_red": 0.2, f"{mode}_outer_green": 0.6, f"{mode}_end": 0.8})
@@ -121,3 +121,50 @@ def test_a_centre_and_a_radius_move_the_gradient():
     assert left[20, 3] > left[20, 36]  # the right side is further from a centre on the left: darker red
     tight = Look(["multiply_gradient"], {"multiply_outer_red": 0.0, "multiply_end": 0.3}).apply(flat)[..., 0]
     assert tight[20, 30] < Look(["multiply_gradient"], {"multiply_outer_red": 0.0}).apply(flat)[20, 30, 0]
+
+
+def test_roundness_turns_the_frames_ellipse_into_a_circle_as_css_draws_them():
+    flat = np.full((40, 100, 3), 0.5, dtype=np.float32)  # a wide frame: the ellipse is wide, the circle round
+    settings = {"multiply_outer_red": 0.0, "multiply_end": 1.0}
+    ellipse = Look(["multiply_gradient"], settings).apply(flat)[..., 0]
+    circle = Look(["multiply_gradient"], {**settings, "multiply_roundness": 1.0}).apply(flat)[..., 0]
+    rows, columns = np.mgrid[0:40, 0:100] + 0.5
+    # CSS's circle farthest-corner from the middle: the share is the distance in pixels over the half-diagonal
+    share = np.hypot(rows - 20, columns - 50) / np.hypot(20, 50)
+    np.testing.assert_allclose(circle, 0.5 * (1 - share), atol=1e-5)
+    assert ellipse[20, 95] > circle[20, 95] + 0.05  # the wide ellipse reaches further sideways
+    assert circle[0, 50] > ellipse[0, 50] + 0.1  # and less far up and down
+    assert circle[0, 0] < 0.01 and ellipse[0, 0] < 0.01  # both reach the outer colour in the corners
+    square = np.full((50, 50, 3), 0.5, dtype=np.float32)
+    np.testing.assert_array_equal(
+        Look(["multiply_gradient"], settings).apply(square),
+        Look(["multiply_gradient"], {**settings, "multiply_roundness": 1.0}).apply(square),
+    )
+
+
+@pytest.mark.parametrize("mode", list(BLENDS))
+def test_each_blend_mode_is_the_w3c_standards_as_pilgram_computes_it(mode, pixels):
+    pilgram = pytest.importorskip("pilgram")
+    from PIL import Image as PILImage
+
+    from filterfit.images import quantize, to_float
+
+    photo = quantize(pixels[::4, ::4], 8)
+    colour = (200, 90, 30)  # one channel on each side of mid-grey, so soft light's both branches are used
+    flat = PILImage.new("RGB", photo.shape[1::-1], colour)
+    theirs = to_float(np.asarray(getattr(pilgram.css.blending, mode)(PILImage.fromarray(photo), flat)))
+    settings = {
+        f"{mode}_{where}_{channel}": value / 255
+        for where in ("inner", "outer")
+        for channel, value in zip(("red", "green", "blue"), colour)
+    }
+    ours = Look([f"{mode}_gradient"], settings).apply(to_float(photo))
+    assert psnr(theirs, ours) >= 44  # pilgram works in 8 bits (and in lookup tables): rounding apart, the same
+
+
+def test_an_opacity_mixes_the_blend_with_the_photo(pixels):
+    blended = Look(["lighten_gradient"], {"lighten_inner_red": 0.8, "lighten_outer_red": 0.8}).apply(pixels)
+    half = Look(
+        ["lighten_gradient"], {"lighten_inner_red": 0.8, "lighten_outer_red": 0.8, "lighten_opacity": 0.5}
+    ).apply(pixels)
+    np.testing.assert_allclose(half, (pixels + blended) / 2, atol=1e-6)

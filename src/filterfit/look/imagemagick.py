@@ -41,6 +41,7 @@ from .adjustments import (
     TONE_SHIFT,
     TRUNCATE,
     WARM,
+    channel_mixer_matrix,
     hue_rotation,
     mixer_matrix,
     temperature_gains,
@@ -169,6 +170,15 @@ def split_tone(amount: float) -> list[str]:
     return ["(", "+clone", *LUMA_IMAGE, *shifts, "+channel", ")", *_mathematics(0, 1, 1, -0.5)]
 
 
+def channel_mixer(*entries: float) -> list[str]:
+    # Exact: a 6 x 6 -color-matrix (rows and columns red, green, blue, black, alpha, offset) whose last column
+    # holds the constants, on ImageMagick's 0..1 scale.
+    shares, constants = channel_mixer_matrix(*entries)
+    table = np.eye(6)
+    table[:3, :3], table[:3, 5] = shares, constants
+    return _color_matrix(table)
+
+
 def mixer(*shares: float) -> list[str]:
     # Exact: the mixer is one colour matrix.
     return _color_matrix(mixer_matrix(*shares))
@@ -240,6 +250,7 @@ def _gaussian_kernel(sigma: float) -> np.ndarray:
 TRANSLATIONS: dict[str, Callable[..., list[str]]] = {
     "blur": blur,
     "sharpen": sharpen,
+    "channel_mixer": channel_mixer,
     "exposure": exposure,
     "temperature": temperature,
     "tint": tint,

@@ -32,22 +32,43 @@ green_curve    green_curve_10         -0.5 .. 0.5  0        ... of green
 blue_curve     blue_curve_10          -0.5 .. 0.5  0        ... of blue
                blue_curve_30, blue_curve_50, blue_curve_70, blue_curve_90, blue_curve_black,
                blue_curve_white
+channel_mixer  red_from_red           -2 .. 2      1        Photoshop's mixer: red's share of red
+               red_from_green, red_from_blue: red's share of green and of blue (neutral 0)
+               red_constant           -1 .. 1      0        added to red
+               green_from_red, green_from_green, green_from_blue, green_constant, blue_from_red,
+               blue_from_green, blue_from_blue, blue_constant: likewise (any affine colour map)
 mixer          mix_red_green          -0.5 .. 0.5  0        red takes this share of green (grey stays)
                mix_red_blue, mix_green_red, mix_green_blue, mix_blue_red, mix_blue_green: likewise
 multiply_gradient  multiply_inner_red  0 .. 1   1        a radial gradient multiplied in: centre colour
                multiply_inner_green, multiply_inner_blue; multiply_outer_red, multiply_outer_green,
                multiply_outer_blue (the corners' colour); multiply_centre_x, multiply_centre_y (0.5);
-               multiply_start (0: where the outer colour starts), multiply_end (1: where it is all)
+               multiply_start (0: where the outer colour starts), multiply_end (1: where it is all),
+               multiply_roundness (0: an ellipse of the frame's shape, 1: a circle)
 screen_gradient    screen_inner_red    0 .. 1   0        the same, screened (lightens); screen_inner_green,
                screen_inner_blue, screen_outer_red, screen_outer_green, screen_outer_blue,
-               screen_centre_x, screen_centre_y, screen_start, screen_end
+               screen_centre_x, screen_centre_y, screen_start, screen_end, screen_roundness
 overlay_gradient   overlay_inner_red   0 .. 1   0.5      ... with overlay; overlay_inner_green,
                overlay_inner_blue, overlay_outer_red, overlay_outer_green, overlay_outer_blue,
-               overlay_centre_x, overlay_centre_y, overlay_start, overlay_end
+               overlay_centre_x, overlay_centre_y, overlay_start, overlay_end, overlay_roundness
 soft_light_gradient  soft_light_inner_red  0 .. 1  0.5  ... with soft light; soft_light_inner_green,
                soft_light_inner_blue, soft_light_outer_red, soft_light_outer_green,
                soft_light_outer_blue, soft_light_centre_x, soft_light_centre_y, soft_light_start,
-               soft_light_end
+               soft_light_end, soft_light_roundness
+darken_gradient    darken_inner_red    0 .. 1   1        ... with darken, and an opacity (0 .. 1, neutral 1):
+               darken_inner_green, darken_inner_blue, darken_outer_red, darken_outer_green,
+               darken_outer_blue, darken_centre_x, darken_centre_y, darken_start, darken_end,
+               darken_roundness, darken_opacity
+lighten_gradient   lighten_inner_red   0 .. 1   0        ... with lighten: lighten_inner_green, lighten_inner_blue,
+               lighten_outer_red, lighten_outer_green, lighten_outer_blue, lighten_centre_x,
+               lighten_centre_y, lighten_start, lighten_end, lighten_roundness, lighten_opacity
+color_dodge_gradient  color_dodge_inner_red  0 .. 1  0  ... with colour dodge: color_dodge_inner_green,
+               color_dodge_inner_blue, color_dodge_outer_red, color_dodge_outer_green,
+               color_dodge_outer_blue, color_dodge_centre_x, color_dodge_centre_y, color_dodge_start,
+               color_dodge_end, color_dodge_roundness, color_dodge_opacity
+color_burn_gradient  color_burn_inner_red  0 .. 1  1  ... with colour burn: color_burn_inner_green,
+               color_burn_inner_blue, color_burn_outer_red, color_burn_outer_green,
+               color_burn_outer_blue, color_burn_centre_x, color_burn_centre_y, color_burn_start,
+               color_burn_end, color_burn_roundness, color_burn_opacity
 grading        shadows_warmth         -1 .. 1      0        shadows warmer (> 0, orange) or cooler
                shadows_tint           -1 .. 1      0        shadows magenta (> 0) or green
                midtones_warmth, midtones_tint, highlights_warmth, highlights_tint: likewise
@@ -86,6 +107,8 @@ from .colour import (
     SEPIA,
     TEAL,
     WARM,
+    channel_mixer,
+    channel_mixer_matrix,
     grading,
     hue,
     hue_rotation,
@@ -101,7 +124,7 @@ from .colour import (
     vibrance,
 )
 from .effects import GRAIN_SD, SHARPEN_SIGMA, TRUNCATE, blur, grain, grain_noise, radius_map, sharpen, vignette
-from .overlays import BLENDS, NEUTRAL_COLOUR, frame_coordinates, overlay_function
+from .overlays import BLENDS, NEUTRAL_COLOUR, WITH_OPACITY, frame_coordinates, overlay_function
 from .planes import LUMA, from_planes, to_planes
 from .tone import (
     CURVE_KNOTS,
@@ -139,6 +162,8 @@ __all__ = [
     "Setting",
     "blue_curve",
     "blur",
+    "channel_mixer",
+    "channel_mixer_matrix",
     "contrast",
     "curve",
     "curve_points",
@@ -237,6 +262,26 @@ MIXER = Adjustment(
     strengths=len(_MIXES),
 )
 
+_CHANNELS = ("red", "green", "blue")
+CHANNEL_MIXER = Adjustment(
+    "channel_mixer",
+    channel_mixer,
+    tuple(
+        setting
+        for output in _CHANNELS
+        for setting in (
+            *(
+                Setting(
+                    f"{output}_from_{source}", -2, 2, float(output == source), f"{output} takes this share of {source}"
+                )
+                for source in _CHANNELS
+            ),
+            Setting(f"{output}_constant", -1, 1, 0.0, f"added to {output}"),
+        )
+    ),
+    strengths=12,
+)
+
 
 def _gradient(mode: str) -> Adjustment:
     neutral = NEUTRAL_COLOUR[mode]
@@ -250,7 +295,10 @@ def _gradient(mode: str) -> Adjustment:
         Setting(f"{mode}_centre_y", 0, 1, 0.5, f"{mode} gradient: its centre, down (0 top, 1 bottom)"),
         Setting(f"{mode}_start", 0, 0.8, 0.0, f"{mode} gradient: radius where the outer colour starts"),
         Setting(f"{mode}_end", 0.2, 2, 1.0, f"{mode} gradient: radius where it is all outer colour"),
+        Setting(f"{mode}_roundness", 0, 1, 0.0, f"{mode} gradient: 0 an ellipse of the frame's shape, 1 a circle"),
     )
+    if mode in WITH_OPACITY:
+        shape += (Setting(f"{mode}_opacity", 0, 1, 1.0, f"{mode} gradient: 1 the blend alone, 0 the photo"),)
     return Adjustment(f"{mode}_gradient", overlay_function(mode), colours + shape, "position", strengths=6)
 
 
@@ -278,6 +326,7 @@ ADJUSTMENTS: dict[str, Adjustment] = {
         _one("blur", blur, 0, 3, "Gaussian blur sigma, pixels", "neighbourhood"),
         _one("sharpen", sharpen, 0, 2, "unsharp-mask amount", "neighbourhood"),
         *(_gradient(mode) for mode in BLENDS),  # first, as CSSgram's overlays: the filters then act on the blend
+        CHANNEL_MIXER,  # then CSS's filters: affine colour maps, one channel mixer
         _one("exposure", exposure, -2, 2, "stops"),
         _one("temperature", temperature, -1, 1, "> 0 warmer"),
         _one("tint", tint, -1, 1, "> 0 magenta"),

@@ -20,6 +20,8 @@ __all__ = [
     "grading_weights",
     "hue",
     "hue_rotation",
+    "channel_mixer",
+    "channel_mixer_matrix",
     "mixer",
     "mixer_matrix",
     "saturation",
@@ -154,6 +156,28 @@ def mixer_matrix(*shares: float) -> np.ndarray:
             [blue_red, blue_green, 1 - blue_red - blue_green],
         ]
     )
+
+
+@on_planes
+def channel_mixer(pixels: np.ndarray, *entries: float) -> np.ndarray:
+    """Photoshop's channel mixer: each output channel a sum of shares of red, green and blue, plus a constant.
+
+    ``entries`` are 12 numbers, by output channel (red, green, blue): its share of red, of green, of
+    blue, and its constant. Any affine colour map is one setting, so a chain of CSS's contrast,
+    brightness, saturate, sepia, grayscale and hue-rotate (and a flat colour screened or multiplied in)
+    is one channel mixer, up to the clipping between the chain's steps.
+    """
+    shares, constants = channel_mixer_matrix(*entries)
+    output = matrix(pixels, shares)
+    for plane, constant in zip(output, constants):
+        plane += float(constant)
+    return clip(output)
+
+
+def channel_mixer_matrix(*entries: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`channel_mixer`'s 3 x 3 shares (rows: output red, green, blue) and its 3 constants."""
+    table = np.asarray(entries, dtype=np.float64).reshape(3, 4)
+    return table[:, :3], table[:, 3]
 
 
 # Colour grading pushes each tone range along two axes of colour that leave brightness as it is
