@@ -130,7 +130,8 @@ def _fit_options(function: Any) -> Any:
     flag_value="default",
     default=None,
     metavar="[a,b,c]",
-    help="Fit filterfit's own look instead of --command: alone the default set, or e.g. exposure,contrast,vignette.",
+    help="Fit filterfit's own look instead of --command: alone the default set, auto to choose the adjustments "
+    "from the pairs, or e.g. exposure,contrast,vignette.",
 )
 @click.option(
     "--pair",
@@ -169,6 +170,7 @@ def fit(
     \b
     filterfit fit photo.png target.png --command '...' --param radius=0:100
     filterfit fit photo.png target.png --look                  # the default look
+    filterfit fit photo.png target.png --look auto             # the adjustments chosen from the pair
     filterfit fit --look exposure,vignette --pair a.png a-edited.png --pair b.png b-edited.png
     filterfit fit photo.png --reference other-scene.png --look  # unpaired
     """

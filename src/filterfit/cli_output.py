@@ -127,6 +127,10 @@ def print_result(result: Any, options: dict[str, Any]) -> None:
         + (f"; then {len(result.probes)} probes measured the intervals" if result.probes else "")
         + f"; {_renders_text(result)}"
     )
+    if result.look and result.look.get("chosen"):
+        from .look.choose import describe_choice
+
+        out.print(f"look chosen from the pairs: {escape(describe_choice(result.look['chosen']))}")
     reduced = [record for record in result.history if record.fidelity is not None]
     if reduced:
         out.print(

@@ -87,7 +87,9 @@ def fit(
     look : Look, adjustment names or True, optional
         Fit filterfit's own photo-adjustment look instead of ``filter``:
         ``look=True`` is the default set, ``look=["exposure", "vignette"]``
-        a chosen one (see :class:`filterfit.Look`).
+        a chosen one (see :class:`filterfit.Look`), ``look="auto"`` the
+        fewest adjustments that explain the pairs, chosen from them
+        (:mod:`filterfit.look.choose`; for a ``reference``, the default set).
     reference : path, Image or array, optional
         A photo of another scene whose look ``source`` should take (instead of
         a target); the metric is then ``distribution`` unless given.

@@ -75,7 +75,16 @@ def check_inputs(
 ) -> Job:
     """Stage 1: every argument checked (one clear error for the first wrong one), the images loaded once."""
     _check_counts(budget, workers, timeout, seed, stop_below)
-    filter, space = _filter_and_space(filter, space, as_look(look))
+    auto = isinstance(look, str) and look == "auto"
+    if auto and (filter is not None or space is not None):
+        raise FilterFitError(
+            "look='auto' chooses the adjustments and so their parameters: name the adjustments instead "
+            "(e.g. --look exposure,contrast) to fit a filter or parameters of your own"
+        )
+    if auto:  # the look is chosen from the images, loaded below: a stand-in until then
+        filter, space = Look(["channel_mixer"]), Look(["channel_mixer"]).space()
+    else:
+        filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
     metric = get_metric(metric if metric is not None else "distribution" if reference is not None else "rmse")
     workers = workers or default_workers()
@@ -86,6 +95,9 @@ def check_inputs(
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     single = [(source, reference if reference is not None else target)]
     images = load_pairs(pairs if pairs is not None else single, references=reference is not None, max_pixels=max_pixels)
+    if auto:
+        filter = _chosen_look(images, reference is not None, seed)
+        space = filter.space()
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
         check_same_size(images)
@@ -98,6 +110,19 @@ def check_inputs(
         filter, space, metric, images, mask, strategy, budget, workers, seed, timeout, border, stop_below, crop,
         probes, callback,
     )  # fmt: skip
+
+
+def _chosen_look(images: list[tuple[Image, Image]], unpaired: bool, seed: int) -> Look:
+    """``look="auto"``: the adjustments that explain the pairs (look/choose.py); for a reference, the default set.
+
+    A photo of another scene cannot say which adjustments made its look: its colours are the scene's too.
+    """
+    if unpaired:
+        return Look(seed=seed)
+    from .look.choose import choose_look
+
+    look, choice = choose_look(images, seed=seed)
+    return Look(look.adjustments, look.params, seed=seed, chosen=choice.to_dict())
 
 
 def may_crop(filter: Filter, strategy: str | Strategy) -> bool:

@@ -277,5 +277,9 @@ def _facts(result: FitResult) -> str:
         "filterfit": result.versions.get("filterfit", "-"),
         "ImageMagick": result.versions.get("imagemagick", "-"),
     }
+    if result.look and result.look.get("chosen"):
+        from .look.choose import describe_choice
+
+        facts["look chosen"] = describe_choice(result.look["chosen"])
     rows = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in facts.items())
     return f"<table class=facts>{rows}</table>"

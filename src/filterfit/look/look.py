@@ -56,6 +56,9 @@ class Look:
     preview : bool
         Let ``fit()`` search at reduced resolution first (see
         :mod:`filterfit.fidelity.preview`).
+    chosen : mapping, optional
+        How ``look="auto"`` chose the adjustments (:class:`~filterfit.look.choose.Choice` as a
+        dict); kept in :meth:`to_dict` so that result.json says why the look is made of them.
 
     Examples
     --------
@@ -74,10 +77,12 @@ class Look:
         *,
         seed: int = 0,
         preview: bool = True,
+        chosen: Mapping[str, Any] | None = None,
     ) -> None:
         self._adjustments = _normalise(adjustments)
         self.seed = int(seed)
         self.preview = preview
+        self.chosen = dict(chosen) if chosen is not None else None
         self._params = {s.name: s.neutral for s in self._settings()}
         self._params.update(self._checked(params or {}))
 
@@ -116,7 +121,9 @@ class Look:
 
     def with_params(self, params: Mapping[str, Any]) -> Look:
         """The same look with some parameters set."""
-        return Look(self._adjustments, {**self._params, **params}, seed=self.seed, preview=self.preview)
+        return Look(
+            self._adjustments, {**self._params, **params}, seed=self.seed, preview=self.preview, chosen=self.chosen
+        )
 
     @property
     def per_pixel(self) -> bool:
@@ -194,7 +201,8 @@ class Look:
 
     def to_dict(self) -> dict[str, Any]:
         """What result.json stores so that the look can be rebuilt with :meth:`from_dict`."""
-        return {"format": FORMAT, "adjustments": list(self._adjustments), "params": self.params, "seed": self.seed}
+        data = {"format": FORMAT, "adjustments": list(self._adjustments), "params": self.params, "seed": self.seed}
+        return data if self.chosen is None else {**data, "chosen": self.chosen}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Look:
@@ -203,7 +211,9 @@ class Look:
             raise LookError(f"a look needs a mapping with 'adjustments' and 'params', but got {data!r:.80}")
         if data.get("format", FORMAT) != FORMAT:
             raise LookError(f"look format {data['format']!r} is not supported (this filterfit reads {FORMAT})")
-        return cls(data["adjustments"], data.get("params") or {}, seed=int(data.get("seed", 0)))
+        return cls(
+            data["adjustments"], data.get("params") or {}, seed=int(data.get("seed", 0)), chosen=data.get("chosen")
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Look) and self.to_dict() == other.to_dict()
@@ -220,7 +230,7 @@ class _Empty(Look):
     """A look with no adjustment: what colour_part() returns for a purely spatial look."""
 
     def __init__(self, *, seed: int = 0) -> None:
-        self._adjustments, self.seed, self.preview, self._params = (), seed, False, {}
+        self._adjustments, self.seed, self.preview, self._params, self.chosen = (), seed, False, {}, None
 
     def space(self) -> Space:
         raise LookError("this look has no adjustment, so nothing to fit")
@@ -257,9 +267,14 @@ def _split(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def as_look(look: Look | Sequence[str] | str | bool | None) -> Look | None:
-    """Normalise what a caller passes as ``look=``: a Look, names, ``"exposure,contrast"``, True (default set)."""
+    """Normalise what a caller passes as ``look=``: a Look, names, ``"exposure,contrast"``, True (default set).
+
+    ``"auto"`` is chosen from the images (:func:`filterfit.look.choose.choose_look`): not here.
+    """
     if look is None or look is False:
         return None
+    if look == "auto":
+        raise LookError("look='auto' is chosen from the pairs: give it to fit(), which has them")
     if isinstance(look, Look):
         return look
     if look is True or look == "" or look == "default":
