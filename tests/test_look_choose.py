@@ -80,9 +80,9 @@ def test_the_readmes_pilgram_command_chooses_and_fits_a_real_instagram_filter(tm
     from skimage import data
 
     photo = tmp_path / "coffee.png"
-    PILImage.fromarray(data.coffee()[::2, ::2]).save(photo)
+    PILImage.fromarray(data.coffee()).save(photo)
     pilgram.clarendon(PILImage.open(photo)).save(tmp_path / "coffee-clarendon.png")
-    command = "filterfit fit coffee.png coffee-clarendon.png --look auto --out clarendon"
+    command = "filterfit fit coffee.png coffee-clarendon.png --look auto --seed 0 --out clarendon"
     completed = subprocess.run(
         [Path(sys.executable).parent / "filterfit", *command.split()[1:]], cwd=tmp_path, capture_output=True,
         text=True, timeout=300,
@@ -91,14 +91,15 @@ def test_the_readmes_pilgram_command_chooses_and_fits_a_real_instagram_filter(tm
     assert "look chosen from the pairs: channel_mixer" in " ".join(completed.stdout.split())
     result = json.loads((tmp_path / "clarendon" / "result.json").read_text())
     fitted = Look.from_dict(result["look"]).apply(load_image(photo).pixels)
-    assert psnr(load_image(tmp_path / "coffee-clarendon.png").pixels, fitted) >= 42
+    assert psnr(load_image(tmp_path / "coffee-clarendon.png").pixels, fitted) >= 48  # the README's run: 52.2 dB
     assert "look chosen" in (tmp_path / "clarendon" / "report.html").read_text()
     # Applied to another photo, it is close to the filter on that photo: a look extrapolates.
     PILImage.fromarray(data.chelsea()).save(tmp_path / "chelsea.png")
+    command = "filterfit apply clarendon/result.json chelsea.png --out styled"
     applied = subprocess.run(
-        [Path(sys.executable).parent / "filterfit", "apply", "clarendon/result.json", "chelsea.png", "--out", "styled"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [Path(sys.executable).parent / "filterfit", *command.split()[1:]], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
     )  # fmt: skip
     assert applied.returncode == 0, applied.stderr
     truth = to_float(np.asarray(pilgram.clarendon(PILImage.open(tmp_path / "chelsea.png"))))
-    assert psnr(truth, load_image(tmp_path / "styled" / "chelsea.png").pixels) >= 38
+    assert psnr(truth, load_image(tmp_path / "styled" / "chelsea.png").pixels) >= 45  # the README's run: 50.7 dB

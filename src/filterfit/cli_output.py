@@ -154,18 +154,69 @@ def _renders_text(result: Any) -> str:
 
 
 def result_table(result: Any) -> Table:
-    """The final table: each parameter's best value, uncertainty interval, range and flags."""
-    from .uncertainty import interval_text
+    """The final table: each parameter's best value, uncertainty interval, range and flags.
 
+    A look's parameters come grouped under their adjustment, as a photo editor's panels; settings
+    left at neutral (with no flag) are counted on one line instead of listed.
+    """
     table = Table(title="filterfit result", title_justify="left")
     for header in ("parameter", "best", "interval", "searched", "flags"):
         table.add_column(header)
     ranges = {spec.split("=", 1)[0]: spec.split("=", 1)[1] for spec in result.space}
-    for name, value in result.best_params.items():
-        interval = interval_text(result.uncertainty.get(name))
-        cells = (name, _short(value), interval, ranges.get(name, ""), "\n".join(result.flags.get(name, [])))
-        table.add_row(*map(escape, cells))  # choices are the user's text: "[b]" is not markup here
+    groups = _look_groups(result.look, list(result.best_params)) if result.look else [("", list(result.best_params))]
+    for adjustment, names in groups:
+        if adjustment:
+            table.add_section()
+            table.add_row(f"[bold]{escape(adjustment)}[/]")
+        neutral = _at_neutral(result, names) if adjustment else []
+        for name in names:
+            if name not in neutral:
+                table.add_row(*_row(result, name, ranges))
+        if neutral:
+            table.add_row(f"[dim]{len(neutral)} more at neutral[/]")
     return table
+
+
+def _row(result: Any, name: str, ranges: dict[str, str]) -> list[str]:
+    from .uncertainty import interval_text
+
+    interval = interval_text(result.uncertainty.get(name))
+    cells = (
+        name,
+        _short(result.best_params[name]),
+        interval,
+        ranges.get(name, ""),
+        "\n".join(result.flags.get(name, [])),
+    )
+    return [escape(cell) for cell in cells]  # choices are the user's text: "[b]" is not markup here
+
+
+def _look_groups(look: dict[str, Any], names: list[str]) -> list[tuple[str, list[str]]]:
+    """The look's searched parameters by adjustment, in its order (any the look does not know, last)."""
+    from .look.adjustments import ADJUSTMENTS
+
+    groups, seen = [], set()
+    for adjustment in look.get("adjustments", []):
+        settings = (
+            [s.name for s in ADJUSTMENTS[adjustment].settings if s.name in names] if adjustment in ADJUSTMENTS else []
+        )
+        if settings:
+            groups.append((adjustment, settings))
+            seen.update(settings)
+    rest = [name for name in names if name not in seen]
+    return groups + ([("other", rest)] if rest else [])
+
+
+def _at_neutral(result: Any, names: list[str]) -> list[str]:
+    """The names whose best value is the adjustment's neutral one (to display precision) and that carry no flag."""
+    from .look.adjustments import ADJUSTMENTS
+
+    neutral = {s.name: s.neutral for adjustment in ADJUSTMENTS.values() for s in adjustment.settings}
+    return [
+        name
+        for name in names
+        if name in neutral and not result.flags.get(name) and _short(result.best_params[name]) == _short(neutral[name])
+    ]
 
 
 def print_memo(memo: dict[str, Any], memo_error: float) -> None:

@@ -195,12 +195,16 @@ def _psnr(thumbnails: list[_Thumbnail], look: Look, params: dict[str, float]) ->
 def _try(
     thumbnails: list[_Thumbnail], chosen: list[str], params: dict[str, float], group: tuple[str, ...], seed: int
 ) -> tuple[float, dict[str, float]]:
-    """The PSNR with ``group`` added and only its own settings fitted, and those settings."""
+    """The PSNR with ``group`` added and its own settings fitted, and those settings.
+
+    The channel mixer, once chosen, is fitted again with it: an adjustment before the mixer in the
+    pipeline (a gradient) changes what the mixer should do, and against a mixer held at its old
+    values it would lose to one after it (a curve) that corrects the output directly.
+    """
     look = Look([*chosen, *group], seed=seed)
-    values = _fit(
-        thumbnails, look, {**params, **_trial_start(group)}, set(_names(group)), iterations=CANDIDATE_ITERATIONS
-    )
-    return _psnr(thumbnails, look, values), {k: v for k, v in values.items() if k in set(_names(group))}
+    free = set(_names([*group, *(name for name in chosen if name == "channel_mixer")]))
+    values = _fit(thumbnails, look, {**params, **_trial_start(group)}, free, iterations=CANDIDATE_ITERATIONS)
+    return _psnr(thumbnails, look, values), {k: v for k, v in values.items() if k in free}
 
 
 def _trial_start(group: tuple[str, ...]) -> dict[str, float]:

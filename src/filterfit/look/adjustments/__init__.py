@@ -290,7 +290,7 @@ def _gradient(mode: str) -> Adjustment:
         for where in ("inner", "outer")
         for channel in ("red", "green", "blue")
     )
-    shape = (
+    shape: tuple[Setting, ...] = (
         Setting(f"{mode}_centre_x", 0, 1, 0.5, f"{mode} gradient: its centre, across (0 left, 1 right)"),
         Setting(f"{mode}_centre_y", 0, 1, 0.5, f"{mode} gradient: its centre, down (0 top, 1 bottom)"),
         Setting(f"{mode}_start", 0, 0.8, 0.0, f"{mode} gradient: radius where the outer colour starts"),
