@@ -103,3 +103,17 @@ def test_the_readmes_pilgram_command_chooses_and_fits_a_real_instagram_filter(tm
     assert applied.returncode == 0, applied.stderr
     truth = to_float(np.asarray(pilgram.clarendon(PILImage.open(tmp_path / "chelsea.png"))))
     assert psnr(truth, load_image(tmp_path / "styled" / "chelsea.png").pixels) >= 45  # the README's run: 50.7 dB
+
+
+def test_the_table_groups_a_looks_parameters_by_adjustment_and_counts_those_at_neutral(photo):
+    from click.testing import CliRunner
+
+    from filterfit.cli import cli
+
+    # The photo as its own target: the search starts at neutral and stops there, exact.
+    outcome = CliRunner().invoke(
+        cli, ["fit", str(photo), str(photo), "--look", "exposure,channel_mixer", "--budget", "10", "--workers", "1"]
+    )
+    assert outcome.exit_code == 0, outcome.output
+    lines = [line.strip("│ ").split("│")[0].strip() for line in outcome.output.splitlines() if line.startswith("│")]
+    assert lines == ["channel_mixer", "12 more at neutral", "exposure", "1 more at neutral"], outcome.output
