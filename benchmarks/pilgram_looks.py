@@ -257,7 +257,8 @@ def _intro(results: PilgramResults) -> str:
         f"evaluations a paired fit and {plan.unpaired_budget} an unpaired one, 2 workers (an unpaired `auto` is the "
         "default set). The filters take the photos in turn (astronaut, coffee, chelsea, rocket): filter i's pair is "
         "photo i mod 4, its second pair the next photo, and the two photos left are held out; the unpaired fit takes "
-        "the filtered second-pair photo as its reference for the first held-out photo. PSNR in dB against pilgram's own output; color-matcher's "
+        "the filtered second-pair photo as its reference for the first held-out photo. PSNR in dB against "
+        "pilgram's own output; color-matcher's "
         f"best of {len(CM_METHODS)} methods per filter"
         + (" (not installed: its column is empty)" if results.missing == "color_matcher" else "")
         + "; the LUT is 17^3, least squares on the same pair."
