@@ -8,7 +8,7 @@ study's record, wall time with and without it, what a resume renders again); the
 random looks (issue 4, ``looks.py``) and every filter of pilgram, a third party's Instagram-style looks
 (issue 18, ``pilgram_looks.py``), beside color-matcher and a least-squares LUT (``lut_peer.py``).
 
-    python benchmarks/run.py              # default: the figures issue 3 needs (~25 min on 2 cores, see below)
+    python benchmarks/run.py              # default: every issue's figures (~40 min on 2 cores, see below)
     python benchmarks/run.py --quick      # 1 seed, small budgets: a smoke test (~1 min)
     python benchmarks/run.py --full       # peers at 500 evaluations, more seeds (~2 h)
 
@@ -16,7 +16,8 @@ The default mode's time is mostly the peers (7 methods x 5 seeds x 180 evaluatio
 a run) and B2 (3 runs of auto on 4 megapixels: up to ~2 min each while auto renders every point at
 full resolution, ~20 s once it meets issue 3's B2 goal). The --out measurements add about 4 min
 (1.5 in --quick): B1's auto 5 times with and 5 without --out, 3 look fits of 500 evaluations each
-way, 5 interrupted and resumed fits, and 13 `filterfit fit --out` subprocesses.
+way, 5 interrupted and resumed fits, and 13 `filterfit fit --out` subprocesses. pilgram's 26 filters
+add about 15 min (three fits each: one pair, two pairs, unpaired) and three timed 512 x 512 commands.
     python benchmarks/run.py --only B1,B3 --methods auto,tpe --seeds 2
 
 It is run as a script, so its folder is on sys.path and the sibling modules import by name.
