@@ -193,13 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         for problem in chosen:
             run_methods(results, problem, plan, args.methods)
         measure_after(results, plan, args, Path(scratch))
-    # the looks run before the report is rendered, so that the time it states is the whole run's
-    sections = [render(results)]
+    sections = []
     if "looks" in args.only:
         sections.append(looks.render(looks.run(args.mode, args.budget, _log)))
     if "pilgram" in args.only:
         sections.append(pilgram_looks.render(pilgram_looks.run(args.mode, args.budget, _log)))
-    report = "\n".join(sections)
+    report = "\n".join([render(results), *sections])  # rendered last, so that the time it states is the whole run's
     print(report)
     args.output.write_text(report, encoding="utf-8")
     _log(f"report written to {args.output}")

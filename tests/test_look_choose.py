@@ -117,3 +117,24 @@ def test_the_table_groups_a_looks_parameters_by_adjustment_and_counts_those_at_n
     assert outcome.exit_code == 0, outcome.output
     lines = [line.strip("│ ").split("│")[0].strip() for line in outcome.output.splitlines() if line.startswith("│")]
     assert lines == ["channel_mixer", "12 more at neutral", "exposure", "1 more at neutral"], outcome.output
+
+
+def test_the_cli_chooses_one_look_for_several_pairs(tmp_path: Path, coffee):
+    from click.testing import CliRunner
+
+    from filterfit.cli import cli
+    from filterfit.images import save_image
+
+    paths = []
+    for name, pixels in (("a", coffee), ("b", coffee[::-1, ::-1].copy())):
+        paths += [
+            save_image(pixels, tmp_path / f"{name}.png"),
+            save_image(MADE.apply(pixels), tmp_path / f"{name}-e.png"),
+        ]
+    outcome = CliRunner().invoke(
+        cli, ["fit", "--look", "auto", "--pair", str(paths[0]), str(paths[1]), "--pair", str(paths[2]), str(paths[3]),
+              "--budget", "30", "--workers", "1", "--seed", "0", "--json"],
+    )  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    look = json.loads(outcome.output)["look"]
+    assert look["chosen"]["steps"][0]["adjustments"] == ["channel_mixer"] and "overlay_gradient" in look["adjustments"]
