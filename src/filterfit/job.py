@@ -82,7 +82,8 @@ def check_inputs(
             "(e.g. --look exposure,contrast) to fit a filter or parameters of your own"
         )
     if auto:  # the look is chosen from the images, loaded below: a stand-in until then
-        filter, space = Look(["channel_mixer"]), Look(["channel_mixer"]).space()
+        filter = Look(["channel_mixer"])
+        space = filter.space()
     else:
         filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
@@ -121,8 +122,7 @@ def _chosen_look(images: list[tuple[Image, Image]], unpaired: bool, seed: int) -
         return Look(seed=seed)
     from .look.choose import choose_look
 
-    look, choice = choose_look(images, seed=seed)
-    return Look(look.adjustments, look.params, seed=seed, chosen=choice.to_dict())
+    return choose_look(images, seed=seed)[0]
 
 
 def may_crop(filter: Filter, strategy: str | Strategy) -> bool:

@@ -6,9 +6,10 @@ the answer. Most filters use a few: a flat colour screened in, then a contrast a
 on a thumbnail of the pairs (``THUMBNAIL`` pixels on the long side, every k-th pixel of the photo,
 so gradients keep the whole frame's geometry):
 
-1. Each round tries every candidate not chosen yet, on top of the adjustments chosen so far (at
-   their fitted values), fitting only the candidate's own settings: a cheap, slightly pessimistic
-   measure of what it adds.
+1. The channel mixer is the first candidate; then each round tries every candidate not chosen
+   yet, on top of the adjustments chosen so far (at their fitted values), fitting the candidate's
+   own settings and the mixer's again (see ``_try``): a cheap, slightly pessimistic measure of what
+   it adds.
 2. The candidate that adds the most PSNR joins, if it adds at least ``MIN_GAIN_DB``; then all the
    chosen settings are fitted together (scipy's bounded least squares).
 3. It stops when no candidate adds ``MIN_GAIN_DB``, at ``MAX_ADJUSTMENTS``, or when the thumbnail
@@ -113,10 +114,13 @@ class _Thumbnail:
 
 
 def choose_look(pairs: Sequence[tuple[Image, Image]], *, seed: int = 0) -> tuple[Look, Choice]:
-    """The look of the fewest adjustments that explain ``pairs``, at its values fitted on thumbnails."""
+    """The look of the fewest adjustments that explain ``pairs``, at its values fitted on thumbnails.
+
+    The look carries the choice as its ``chosen`` record; the Choice itself comes with it.
+    """
     started = time.perf_counter()
     thumbnails = [_thumbnail(source, target) for source, target in pairs]
-    unchanged = _psnr(thumbnails, Look(["exposure"]), {})  # an empty look: the photos as they are
+    unchanged = _psnr(thumbnails, Look(["exposure"]), {})  # exposure 0 renders nothing: the photos as they are
     chosen: list[tuple[str, ...]] = []
     params: dict[str, float] = {}
     current, steps = unchanged, []
@@ -138,9 +142,10 @@ def choose_look(pairs: Sequence[tuple[Image, Image]], *, seed: int = 0) -> tuple
         current = after
     left_out = tuple(name for group in remaining for name in group)
     choice = Choice(tuple(steps), unchanged, left_out, stopped, time.perf_counter() - started)
+    record = choice.to_dict()
     if not chosen:  # nothing explains the pair better than the photo itself: the neutral mixer says so
-        return Look(["channel_mixer"], seed=seed), choice
-    return Look(_flat(chosen), params, seed=seed), choice
+        return Look(["channel_mixer"], seed=seed, chosen=record), choice
+    return Look(_flat(chosen), params, seed=seed, chosen=record), choice
 
 
 def _flat(groups: Sequence[tuple[str, ...]]) -> list[str]:
