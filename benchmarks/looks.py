@@ -12,7 +12,8 @@
   the others can stand in for, or that acts on no pixel of this photo (highlights on a dark
   render), cannot be asked to come back within 2%.
 - **Unpaired**: photo A with a hidden look is the reference, photo B of another scene the source;
-  filterfit fits the look with the ``distribution`` metric (auto, 300 evaluations), and the score is
+  filterfit fits the look to what the reference tells (``look/reference.py``: its black and white
+  points, a vignette as strong as the evidence; auto, 300 evaluations), and the score is
   the PSNR between B with the fitted look and B with the true look. The baselines are every method of
   the color-matcher package (a benchmark dependency only), transferring the reference's colours to
   B, and B itself unchanged. Goal: on looks with a vignette, mean PSNR >= 3 dB above the best

@@ -9,7 +9,8 @@ and the two photos left are *held out*, never seen by any fit:
 - **transfer**: the fit applied to the held-out photos, against the filter on them (their mean).
 - **two pairs**: the same transfer from one fit to both pairs (``pairs=``): what a second pair adds.
 - **unpaired**: the look fitted from the filtered *second-pair* photo as a ``reference`` (another
-  scene), applied to the first held-out photo, against the filter on it.
+  scene: what it tells, ``look/reference.py``, chosen from with ``auto``), applied to the first
+  held-out photo, against the filter on it.
 
 And the wall time of ``filterfit fit PHOTO FILTERED --look auto --out DIR`` as a command (the default
 budget, 2 workers) on the 512 x 512 astronaut, for ``TIMED`` filters: the choice, the fit and the outputs.
@@ -39,7 +40,7 @@ from filterfit.metrics import psnr
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 LONG_SIDE = 384
-LOOK = "auto"  # the adjustments chosen from the pairs (an unpaired fit: the default set)
+LOOK = "auto"  # the adjustments chosen from the pairs (an unpaired fit: from what the reference tells)
 PAIRED_GOAL = (42.0, 35.0)  # dB: median, every filter
 TRANSFER_GOAL = (2.0, -0.5)  # dB over the fitted LUT: median, every filter
 UNPAIRED_GOAL = (1.0, 3.0)  # dB: mean over unchanged, mean over color-matcher
@@ -254,8 +255,9 @@ def _intro(results: PilgramResults) -> str:
     return (
         f"{count} filters of pilgram {_version()} on the bundled photos at {LONG_SIDE} px on the long side. "
         f'filterfit fits `look="{LOOK}"` with the auto strategy, {plan.budget} '
-        f"evaluations a paired fit and {plan.unpaired_budget} an unpaired one, 2 workers (an unpaired `auto` is the "
-        "default set). The filters take the photos in turn (astronaut, coffee, chelsea, rocket): filter i's pair is "
+        f"evaluations a paired fit and {plan.unpaired_budget} an unpaired one, 2 workers (an unpaired fit's target is "
+        "what the reference tells: its black and white points and a vignette as strong as the evidence). The "
+        "filters take the photos in turn (astronaut, coffee, chelsea, rocket): filter i's pair is "
         "photo i mod 4, its second pair the next photo, and the two photos left are held out; the unpaired fit takes "
         "the filtered second-pair photo as its reference for the first held-out photo. PSNR in dB against "
         "pilgram's own output; color-matcher's "

@@ -61,9 +61,17 @@ def test_fit_with_look_auto_keeps_the_choice_in_the_result(coffee):
     assert Look.from_dict(result.look).chosen == chosen  # what `filterfit apply` rebuilds keeps it
 
 
-def test_look_auto_with_a_reference_fits_the_default_set(coffee):
+def test_look_auto_with_a_reference_chooses_from_what_the_reference_tells(coffee):
     reference = to_float(quantize(MADE.apply(coffee[::-1]), 8))
     result = filterfit.fit(look="auto", source=coffee, reference=reference, budget=20, workers=1, seed=0)
+    assert result.reference is not None and result.look["chosen"]["steps"][0]["adjustments"] == ["channel_mixer"]
+
+
+def test_look_auto_with_a_distribution_metric_fits_the_default_set(coffee):
+    reference = to_float(quantize(MADE.apply(coffee[::-1]), 8))
+    result = filterfit.fit(
+        look="auto", source=coffee, reference=reference, metric="distribution", budget=20, workers=1, seed=0
+    )
     assert tuple(result.look["adjustments"]) == Look().adjustments and "chosen" not in result.look
 
 

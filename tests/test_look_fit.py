@@ -161,8 +161,11 @@ def test_an_unpaired_fit_improves_on_the_unfitted_source(astronaut):
     # Across unlike scenes the distribution of colours says as much about the scene as the look:
     # benchmarks/looks.py measures that case against colour transfer.
     source, other_scene = astronaut[:, :256], edited(astronaut[:, 256:], look)
-    result = filterfit.fit(look=look.adjustments, source=source, reference=other_scene, budget=150, workers=1, seed=0)
-    assert result.metric == "distribution"
+    result = filterfit.fit(
+        look=look.adjustments, source=source, reference=other_scene, metric="distribution", budget=150, workers=1,
+        seed=0,
+    )  # fmt: skip
+    assert result.metric == "distribution" and result.reference is None
     fitted = Look.from_dict(result.look).apply(source)
     assert distance(other_scene, fitted) < 0.7 * distance(other_scene, source)
     truth = look.apply(source)
@@ -220,7 +223,13 @@ def test_cli_pairs_and_references(pair, photo, tmp_path):
     outcome = run("fit", str(source), "--reference", str(target), "--look", "exposure", "--budget", "6",
                   "--workers", "1", "--json")  # fmt: skip
     assert outcome.exit_code == 0, outcome.output
-    assert json.loads(outcome.output)["metric"] == "distribution"
+    data = json.loads(outcome.output)
+    assert data["metric"] == "rmse" and set(data["reference"]) >= {"black", "white", "vignette_evidence"}
+    outcome = run("fit", str(source), "--reference", str(target), "--look", "exposure", "--metric", "distribution",
+                  "--budget", "6", "--workers", "1", "--json")  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.output)
+    assert data["metric"] == "distribution" and data["reference"] is None
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def _fit_options(function: Any) -> Any:
             "--metric",
             default=None,
             type=click.Choice(list(METRICS)),
-            help="What to minimise [default: rmse; distribution with --reference].",
+            help="What to minimise [default: rmse; with --reference, rmse against what the reference tells].",
         ),
         click.option(
             "--strategy", default="auto", show_default=True, type=click.Choice(STRATEGY_NAMES), help="How to search."
@@ -145,7 +145,8 @@ def _fit_options(function: Any) -> Any:
     "--reference",
     type=click.Path(path_type=Path),
     default=None,
-    help="A photo of another scene to take the look of, instead of TARGET (metric: distribution).",
+    help="A photo of another scene to take the look of, instead of TARGET: what it can tell (black and white "
+    "points, a vignette) makes the target.",
 )
 @_fit_options
 @click.option("--border", default=0, show_default=True, type=int, help="Pixels at the edges to ignore.")
@@ -182,8 +183,6 @@ def fit(
         look, metric = options.pop("look"), options.pop("metric")
         _check_filter(template, params, look)
         space = Space.parse(params) if params else None
-        if metric is None:
-            metric = "distribution" if options["reference"] is not None else "rmse"
         say_resuming(options)
         result = _run(
             run_fit, template, space, options.pop("source"), options.pop("target"), look=look, metric=metric, **options

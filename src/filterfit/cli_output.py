@@ -131,6 +131,10 @@ def print_result(result: Any, options: dict[str, Any]) -> None:
         from .look.choose import describe_choice
 
         out.print(f"look chosen from the pairs: {escape(describe_choice(result.look['chosen']))}")
+    if result.reference:
+        from .look.reference import describe_reading
+
+        out.print(f"the reference, read as a target: {escape(describe_reading(result.reference))}")
     reduced = [record for record in result.history if record.fidelity is not None]
     if reduced:
         out.print(

@@ -89,10 +89,14 @@ def fit(
         ``look=True`` is the default set, ``look=["exposure", "vignette"]``
         a chosen one (see :class:`filterfit.Look`), ``look="auto"`` the
         fewest adjustments that explain the pairs, chosen from them
-        (:mod:`filterfit.look.choose`; for a ``reference``, the default set).
+        (:mod:`filterfit.look.choose`).
     reference : path, Image or array, optional
         A photo of another scene whose look ``source`` should take (instead of
-        a target); the metric is then ``distribution`` unless given.
+        a target). Unless a metric is given, the target is the source with
+        what the reference can tell of its look (its black and white points,
+        a vignette as strong as the evidence, :mod:`filterfit.look.reference`),
+        and ``result.reference`` says what that was; ``metric="distribution"``
+        compares colour distributions instead.
     metric : str or callable
         ``rmse`` (default), ``mae``, ``psnr``, ``ssim``, ``de2000``,
         ``distribution`` or ``f(reference, candidate) -> float`` to minimise.
@@ -296,6 +300,7 @@ def _result(run: Run, job: Job) -> FitResult:
     result = run.result(job.seed, job.filter.describe(), lossy=any(t.lossy for _, t in job.images))
     result = replace(result, budget=job.budget, sources=_paths(s for s, _ in job.images))
     result = replace(result, targets=_paths(t for _, t in job.images), versions=tool_versions())
+    result = replace(result, reference=job.reading)
     if isinstance(job.filter, Look):
         result = replace(result, look=job.filter.with_params(result.best_params).to_dict())
     return result

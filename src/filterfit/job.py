@@ -16,7 +16,7 @@ from .filters import as_filter
 from .images import Image
 from .look import Look, as_look
 from .metrics import get_metric, make_mask
-from .pairs import ImageLike, check_same_size, load_pairs
+from .pairs import ImageLike, as_image, check_same_size, load_pairs
 from .space import as_space
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Job:
     crop: bool | None
     probes: int
     callback: Callable[[Progress], None] | None
+    reading: dict[str, Any] | None = None  # what the reference told, when the target was built from it
 
 
 def check_inputs(
@@ -87,17 +88,23 @@ def check_inputs(
     else:
         filter, space = _filter_and_space(filter, space, as_look(look))
     space = as_space(space)
-    metric = get_metric(metric if metric is not None else "distribution" if reference is not None else "rmse")
+    read = reference is not None and metric is None  # the target is built from what the reference can tell
+    metric = get_metric(metric if metric is not None else "rmse")
     workers = workers or default_workers()
     seed = secrets.randbelow(2**31) if seed is None else seed
     filter = as_filter(filter, timeout=timeout)
     filter.check(space)
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
-    single = [(source, reference if reference is not None else target)]
-    images = load_pairs(pairs if pairs is not None else single, references=reference is not None, max_pixels=max_pixels)
+    reading = None
+    if reference is not None and read:
+        built, reading = _target_from_reference(source, reference, max_pixels)
+        images = load_pairs([built], max_pixels=max_pixels)
+    else:
+        given = pairs if pairs is not None else [(source, reference if reference is not None else target)]
+        images = load_pairs(given, references=reference is not None, max_pixels=max_pixels)
     if auto:
-        filter = _chosen_look(images, reference is not None, seed)
+        filter = _chosen_look(images, reference is not None and not read, seed)
         space = filter.space()
     mask = make_mask(images[0][1].pixels.shape, border=border, mask=mask)
     if mask is not None:
@@ -109,14 +116,28 @@ def check_inputs(
         raise FilterFitError(f"cannot search on a crop: {why}; leave out --crop")
     return Job(
         filter, space, metric, images, mask, strategy, budget, workers, seed, timeout, border, stop_below, crop,
-        probes, callback,
+        probes, callback, reading,
     )  # fmt: skip
+
+
+def _target_from_reference(
+    source: ImageLike | None, reference: ImageLike, max_pixels: int | None
+) -> tuple[tuple[ImageLike | None, ImageLike | None], dict[str, Any]]:
+    """The pair (source, the source with what the reference's look can be told to be) and that reading."""
+    from .look.reference import read_reference
+
+    if source is None:
+        raise ImageError("give both a source and a target image")
+    source_image = as_image(source, max_pixels)
+    target, reading = read_reference(source_image, as_image(reference, max_pixels))
+    return (source_image, target), reading.to_dict()
 
 
 def _chosen_look(images: list[tuple[Image, Image]], unpaired: bool, seed: int) -> Look:
     """``look="auto"``: the adjustments that explain the pairs (look/choose.py); for a reference, the default set.
 
-    A photo of another scene cannot say which adjustments made its look: its colours are the scene's too.
+    A photo of another scene compared by its distribution cannot say which adjustments made its look: its
+    colours are the scene's too. (By default a reference becomes a target of what it can tell, a pair.)
     """
     if unpaired:
         return Look(seed=seed)

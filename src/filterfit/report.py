@@ -281,5 +281,9 @@ def _facts(result: FitResult) -> str:
         from .look.choose import describe_choice
 
         facts["look chosen"] = describe_choice(result.look["chosen"])
+    if result.reference:
+        from .look.reference import describe_reading
+
+        facts["the reference, read"] = describe_reading(result.reference)
     rows = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in facts.items())
     return f"<table class=facts>{rows}</table>"
