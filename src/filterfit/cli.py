@@ -30,6 +30,7 @@ from .cli_output import (
 )
 from .cli_output import result_table as result_table  # re-exported: the table was defined here
 from .errors import AllEvaluationsFailedError, FilterFitError, InterruptedBeforeAnswerError
+from .filters.settings_file import parse_settings_option
 from .images import MAX_PIXELS
 from .metrics import METRICS
 
@@ -125,6 +126,14 @@ def _fit_options(function: Any) -> Any:
     help="name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c; repeat per parameter.",
 )
 @click.option(
+    "--settings",
+    "settings",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="A settings file template for {NAME} in --command (e.g. profile=look.pp3): written with the --param "
+    "values for each evaluation, its path given to the command; --out gets it with the best values. Repeatable.",
+)
+@click.option(
     "--look",
     is_flag=False,
     flag_value="default",
@@ -170,6 +179,8 @@ def fit(
 
     \b
     filterfit fit photo.png target.png --command '...' --param radius=0:100
+    filterfit fit photo.tif target.tif --command 'rawtherapee-cli -o {output} -p {profile} -t -Y -c {input}' \\
+        --settings profile=look.pp3 --param ev=-2:2    # look.pp3 holds Compensation={ev}
     filterfit fit photo.png target.png --look                  # the default look
     filterfit fit photo.png target.png --look auto             # the adjustments chosen from the pair
     filterfit fit --look exposure,vignette --pair a.png a-edited.png --pair b.png b-edited.png
@@ -181,7 +192,12 @@ def fit(
     with _errors():
         options = _images(source, target, options)
         look, metric = options.pop("look"), options.pop("metric")
+        settings = options.pop("settings")
         _check_filter(template, params, look)
+        if settings:
+            if template is None:
+                raise FilterFitError("--settings is for a --command that reads the file: give --command with it")
+            options["files"] = dict(parse_settings_option(option) for option in settings)
         space = Space.parse(params) if params else None
         say_resuming(options)
         result = _run(

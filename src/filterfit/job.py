@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,6 +74,7 @@ def check_inputs(
     probes: int,
     max_pixels: int | None,
     callback: Callable[[Progress], None] | None,
+    files: Mapping[str, str | Path] | None = None,
 ) -> Job:
     """Stage 1: every argument checked (one clear error for the first wrong one), the images loaded once."""
     _check_counts(budget, workers, timeout, seed, stop_below)
@@ -92,7 +94,7 @@ def check_inputs(
     metric = get_metric(metric if metric is not None else "rmse")
     workers = workers or default_workers()
     seed = secrets.randbelow(2**31) if seed is None else seed
-    filter = as_filter(filter, timeout=timeout)
+    filter = as_filter(filter, timeout=timeout, files=files)
     filter.check(space)
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
