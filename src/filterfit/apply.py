@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .editors import editor_filter
 from .errors import FilterFitError
 from .filters import as_filter
 from .filters.settings_file import settings_files
@@ -85,7 +86,11 @@ def rebuild(
     look = getattr(result, "look", None)  # result.json's optional "look" field, from the look pipeline
     if look is not None and filter is None:
         return look_fitted(_load_look(look))
-    if filter is None:  # the command template and its settings files, as result.json keeps them
+    editor = getattr(result, "editor", None)
+    chosen: Filter
+    if filter is None and editor:  # a photo editor's sliders
+        chosen = editor_filter(editor)
+    elif filter is None:  # the command template and its settings files, as result.json keeps them
         chosen = as_filter(_stored_template(result), files=settings_files(getattr(result, "files", None)))
     else:
         chosen = as_filter(filter)

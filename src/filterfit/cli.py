@@ -126,6 +126,13 @@ def _fit_options(function: Any) -> Any:
     help="name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c; repeat per parameter.",
 )
 @click.option(
+    "--editor",
+    default=None,
+    metavar="NAME",
+    help="Fit a photo editor's own sliders instead of --command: rawtherapee (--param narrows them, e.g. "
+    "--param exposure_compensation=-2:2); --out gets its settings file (look.pp3).",
+)
+@click.option(
     "--settings",
     "settings",
     multiple=True,
@@ -193,7 +200,7 @@ def fit(
         options = _images(source, target, options)
         look, metric = options.pop("look"), options.pop("metric")
         settings = options.pop("settings")
-        _check_filter(template, params, look)
+        _check_filter(template, params, look, options["editor"])
         if settings:
             if template is None:
                 raise FilterFitError("--settings is for a --command that reads the file: give --command with it")
@@ -237,11 +244,14 @@ def _images(source: Path | None, target: Path | None, options: dict[str, Any]) -
     return {**options, "source": None if pairs else source, "target": None if pairs else target, "pairs": pairs or None}
 
 
-def _check_filter(template: str | None, params: tuple[str, ...], look: str | None) -> None:
-    if template is not None and look is not None:
-        raise FilterFitError("give either --command or --look, not both")
-    if template is None and look is None:
-        raise FilterFitError("give --command TEMPLATE with --param, or --look to fit filterfit's own look")
+def _check_filter(template: str | None, params: tuple[str, ...], look: str | None, editor: str | None = None) -> None:
+    given = [option for option, value in (("--command", template), ("--look", look), ("--editor", editor)) if value]
+    if len(given) > 1:
+        raise FilterFitError(f"give one of {' / '.join(given)}, not both")
+    if not given:
+        raise FilterFitError(
+            "give --command TEMPLATE with --param, --look to fit filterfit's own look, or --editor rawtherapee"
+        )
     if template is not None and not params:
         raise FilterFitError("--command needs its parameters: --param name=LOW:HIGH, once per {name} in the template")
 

@@ -16,6 +16,7 @@ import numpy as np
 import optuna
 
 from .edges import edge_flags
+from .editors import EditorFilter
 from .evaluator import Evaluator
 from .fidelity import Fidelity, plan_fidelity
 from .fidelity.preview import confirm_candidates
@@ -73,6 +74,7 @@ def fit(
     probes: int = PROBE_BUDGET,
     max_pixels: int | None = MAX_PIXELS,
     files: Mapping[str, str | Path] | None = None,
+    editor: str | None = None,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
 
@@ -147,6 +149,11 @@ def fit(
         evaluation into a RAM scratch folder; the command gets its path
         (:mod:`filterfit.filters.settings_file`). ``out`` gets it written
         with the best values.
+    editor : str, optional
+        Fit a photo editor's own sliders instead of ``filter``: ``"rawtherapee"``
+        (:mod:`filterfit.editors`); ``space`` narrows them
+        (``["exposure_compensation=-2:2"]``). ``result.editor`` names them and
+        ``out`` gets the editor's settings file (``look.pp3``).
 
     Examples
     --------
@@ -159,6 +166,7 @@ def fit(
         filter, space, source, target, pairs=pairs, look=look, reference=reference, metric=metric,
         strategy=strategy, budget=budget, workers=workers, seed=seed, timeout=timeout, mask=mask, border=border,
         stop_below=stop_below, crop=crop, probes=probes, max_pixels=max_pixels, callback=callback, files=files,
+        editor=editor,
     )  # fmt: skip
     problem, strategy = _build_problem(job)
     fidelity = _plan_fidelity(job, problem, strategy)
@@ -310,6 +318,8 @@ def _result(run: Run, job: Job) -> FitResult:
     result = replace(result, budget=job.budget, sources=_paths(s for s, _ in job.images))
     result = replace(result, targets=_paths(t for _, t in job.images), versions=tool_versions())
     result = replace(result, reference=job.reading)
+    if isinstance(job.filter, EditorFilter):
+        result = replace(result, editor=job.filter.to_dict())
     if isinstance(job.filter, CommandFilter) and job.filter.files:
         result = replace(result, files={settings.name: settings.to_dict() for settings in job.filter.files})
     if isinstance(job.filter, Look):

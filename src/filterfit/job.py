@@ -75,6 +75,7 @@ def check_inputs(
     max_pixels: int | None,
     callback: Callable[[Progress], None] | None,
     files: Mapping[str, str | Path] | None = None,
+    editor: str | None = None,
 ) -> Job:
     """Stage 1: every argument checked (one clear error for the first wrong one), the images loaded once."""
     _check_counts(budget, workers, timeout, seed, stop_below)
@@ -88,7 +89,7 @@ def check_inputs(
         filter = Look(["channel_mixer"])
         space = filter.space()
     else:
-        filter, space = _filter_and_space(filter, space, as_look(look))
+        filter, space = _filter_and_space(filter, space, as_look(look), editor, timeout)
     space = as_space(space)
     read = reference is not None and metric is None  # the target is built from what the reference can tell
     metric = get_metric(metric if metric is not None else "rmse")
@@ -156,8 +157,18 @@ def may_crop(filter: Filter, strategy: str | Strategy) -> bool:
     return isinstance(strategy, str) and not isinstance(filter, Look)
 
 
-def _filter_and_space(filter: Any, space: Any, look: Look | None) -> tuple[Any, Any]:
-    """A look stands for the filter, and its space for the search space unless one is given."""
+def _filter_and_space(
+    filter: Any, space: Any, look: Look | None, editor: str | None = None, timeout: float = 60.0
+) -> tuple[Any, Any]:
+    """A look or an editor stands for the filter, and its space for the search space unless one is given."""
+    if editor is not None:
+        from .editors import get_editor
+
+        if filter is not None or look is not None:
+            raise FilterFitError("give either editor= or a filter (command, function or look), not both")
+        chosen = get_editor(editor)
+        space = chosen.space(None if space is None else as_space(space))
+        return chosen.filter(space.names, timeout=timeout), space
     if look is not None:
         if filter is not None:
             raise FilterFitError("give either a filter (command or function) or look=, not both")

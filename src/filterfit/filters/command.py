@@ -105,6 +105,13 @@ class CommandFilter:
         written with the parameters' values for every evaluation, in the RAM
         scratch folder, and its path goes where the template names it
         (``-p {profile}``).
+    reads : tuple of str
+        The photo formats the program opens (empty: any); a source of another
+        format is handed over as a TIFF written in the RAM scratch folder.
+    private_config : bool
+        Point the program's configuration and cache folders (``XDG_CONFIG_HOME``,
+        ``XDG_CACHE_HOME``) into the RAM scratch folder: a photo editor writes
+        its settings there on every start.
 
     Examples
     --------
@@ -119,6 +126,8 @@ class CommandFilter:
     output_format: str = "png"
     png_as_16_bit: bool = False
     files: tuple[SettingsFile, ...] = ()
+    reads: tuple[str, ...] = ()
+    private_config: bool = False
     words: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -285,7 +294,7 @@ class CommandFilter:
         # The program gets filterfit's own absolute names, never the user's: no name can look like an option.
         output = folder / f"out-{os.getpid()}-{threading.get_ident()}{FILE_SUFFIX.get(self.output_format, '.png')}"
         output.unlink(missing_ok=True)
-        argv = self.argv(params, str(input_file(image, folder)), str(output), files)
+        argv = self.argv(params, str(input_file(image, folder, self.reads)), str(output), files)
         self._run(argv, stdin=None)
         try:
             data = output.read_bytes()
@@ -296,7 +305,9 @@ class CommandFilter:
         return _decode_output(data, "the output file")
 
     def _run(self, argv: list[str], stdin: bytes | None) -> bytes:
-        return run_program(argv, stdin, timeout=self.timeout, single_thread=self.single_thread)
+        return run_program(
+            argv, stdin, timeout=self.timeout, single_thread=self.single_thread, private_config=self.private_config
+        )
 
 
 def _check_field(word: str, name: str, spec: str, conversion: str | None) -> None:
