@@ -93,6 +93,10 @@ def test_the_readmes_editor_command_finds_the_sliders_and_writes_a_profile_rawth
     outcome = CliRunner().invoke(cli, ["apply", "out/result.json", "photo.png", "--out", "styled"])
     assert outcome.exit_code == 0, outcome.output
     np.testing.assert_array_equal(load_image(tmp_path / "styled" / "photo.png").pixels, by_rawtherapee)
+    outcome = CliRunner().invoke(cli, ["export", "out/result.json", "--command"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "rawtherapee-cli -q -o output.png -p look.pp3 -n -b8 -Y -c input.png" in outcome.output
+    assert "the command reads look.pp3: the settings --out wrote beside result.json" in outcome.output
 
 
 def test_a_fit_from_python_names_the_editor_and_its_sliders(pair):

@@ -169,6 +169,9 @@ def test_the_readmes_rawtherapee_command_recovers_its_sliders(rawtherapee_pair, 
     assert outcome.exit_code == 0, outcome.output
     (again,) = (tmp_path / "again").iterdir()
     np.testing.assert_array_equal(load_image(again).pixels, load_image(tmp_path / "out" / "best.png").pixels)
+    outcome = CliRunner().invoke(cli, ["export", "out/result.json", "--command"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "rawtherapee-cli -o output.png -p profile.pp3 -t -b8 -Y -c input.png" in outcome.output
 
 
 @needs_rawtherapee
