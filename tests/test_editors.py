@@ -40,6 +40,36 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
     return source, target
 
 
+def write_dng(path: Path, rgb: np.ndarray) -> Path:
+    """A camera RAW made from a photo: its linear light sampled on an RGGB Bayer mosaic, 12 bits, as a DNG (pidng)."""
+    from pidng.core import RAW2DNG, DNGTags, Tag
+    from pidng.defs import CalibrationIlluminant, CFAPattern, DNGVersion, Orientation, PhotometricInterpretation
+
+    srgb = rgb.astype(np.float64) / 255
+    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+    mosaic = np.empty(rgb.shape[:2], dtype=np.uint16)
+    for row, column, channel in ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 2)):
+        mosaic[row::2, column::2] = np.round(linear[row::2, column::2, channel] * 4095)
+    xyz_to_srgb = [[32404542, -15371385, -4985314], [-9692660, 18760108, 415560], [556434, -2040259, 10572252]]
+    tags = DNGTags()
+    for tag, value in [
+        (Tag.ImageWidth, rgb.shape[1]), (Tag.ImageLength, rgb.shape[0]), (Tag.TileWidth, rgb.shape[1]),
+        (Tag.TileLength, rgb.shape[0]), (Tag.Orientation, Orientation.Horizontal),
+        (Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array), (Tag.SamplesPerPixel, 1),
+        (Tag.BitsPerSample, 12), (Tag.CFARepeatPatternDim, [2, 2]), (Tag.CFAPattern, CFAPattern.RGGB),
+        (Tag.BlackLevel, 0), (Tag.WhiteLevel, 4095),
+        (Tag.ColorMatrix1, [[value, 10_000_000] for row in xyz_to_srgb for value in row]),
+        (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65), (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
+        (Tag.Make, "filterfit"), (Tag.Model, "test mosaic"), (Tag.DNGVersion, DNGVersion.V1_4),
+        (Tag.DNGBackwardVersion, DNGVersion.V1_2),
+    ]:  # fmt: skip
+        tags.set(tag, value)
+    writer = RAW2DNG()
+    writer.options(tags, path="", compress=False)
+    writer.convert(mosaic, filename=str(path.with_suffix("")))
+    return path
+
+
 def rawtherapee(profile: Path, source: Path, output: Path) -> None:
     subprocess.run(
         ["rawtherapee-cli", "-q", "-o", str(output), "-p", str(profile), "-n", "-b8", "-Y", "-c", str(source)],
@@ -80,7 +110,7 @@ def test_the_readmes_editor_command_finds_the_sliders_and_writes_a_profile_rawth
     command = readme_command()
     assert command[:4] == ["filterfit", "fit", "photo.png", "target.png"]
     monkeypatch.chdir(tmp_path)
-    outcome = CliRunner().invoke(cli, command[2:], catch_exceptions=False)
+    outcome = CliRunner().invoke(cli, command[1:], catch_exceptions=False)
     assert outcome.exit_code == 0, outcome.output
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["editor"] == {"name": "rawtherapee", "sliders": ["exposure_compensation", "exposure_contrast"]}
@@ -152,3 +182,35 @@ def test_the_command_line_says_what_is_wrong(pair, tmp_path, monkeypatch, args, 
     outcome = CliRunner().invoke(cli, ["fit", "photo.png", "target.png", *args])
     assert outcome.exit_code == 2, outcome.output
     assert len(outcome.output.strip().splitlines()) == 1 and re.search(message, outcome.output), outcome.output
+
+
+# -- camera RAW sources ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_camera_raw_is_handed_to_the_editor_as_it_is_and_its_size_learned_from_its_render(tmp_path):
+    pytest.importorskip("pidng")
+    # RawTherapee opens a DNG of 320 x 320 pixels but not one of 256 x 256: the photo is a 320 x 320 crop.
+    raw = write_dng(tmp_path / "photo.dng", data.astronaut()[100:420, 100:420])
+    (tmp_path / "truth.pp3").write_text("[Exposure]\nCompensation=0.7\n")
+    rawtherapee(tmp_path / "truth.pp3", raw, tmp_path / "camera.png")  # stands in for the camera's own JPEG
+    result = filterfit.fit(
+        editor="rawtherapee", space=["exposure_compensation=-2:2"], source=raw, target=tmp_path / "camera.png",
+        budget=20, workers=2, seed=0, probes=0, out=tmp_path / "out",
+    )  # fmt: skip
+    assert result.best_params["exposure_compensation"] == pytest.approx(0.7, abs=0.01)
+    assert result.sources == [str(raw)]
+    developed = load_image(tmp_path / "out" / "best.png").pixels
+    assert developed.shape == load_image(tmp_path / "camera.png").pixels.shape  # RawTherapee crops its border
+
+
+def test_filterfit_does_not_decode_a_raw_itself_and_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("photo.dng").write_bytes(b"II*\x00" + bytes(100))  # a TIFF header, as a DNG has
+    PILImage.fromarray(data.astronaut()[:16, :16]).save("target.png")
+    outcome = CliRunner().invoke(cli, ["fit", "photo.dng", "target.png", "--look"])
+    assert outcome.exit_code == 2, outcome.output
+    assert outcome.output.strip() == (
+        "error: photo.dng is a camera RAW file, which filterfit does not develop: fit a photo editor's sliders "
+        "(--editor rawtherapee), which opens it as it is, or give a developed TIFF or PNG"
+    )

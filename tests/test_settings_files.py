@@ -157,7 +157,7 @@ def test_the_readmes_rawtherapee_command_recovers_its_sliders(rawtherapee_pair, 
     profile, command = readme_example()
     assert profile == PROFILE and command[:2] == ["filterfit", "fit"]
     monkeypatch.chdir(tmp_path)
-    outcome = CliRunner().invoke(cli, command[2:], catch_exceptions=False)
+    outcome = CliRunner().invoke(cli, command[1:], catch_exceptions=False)
     assert outcome.exit_code == 0, outcome.output
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["best_params"]["ev"] == pytest.approx(0.7, abs=0.05)

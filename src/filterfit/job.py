@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .editors import EditorFilter
 from .errors import FilterFitError, ImageError
 from .evaluator import default_workers
 from .filters import as_filter
-from .images import Image
+from .images import Image, is_raw
 from .look import Look, as_look
 from .metrics import get_metric, make_mask
 from .pairs import ImageLike, as_image, check_same_size, load_pairs
@@ -97,6 +98,8 @@ def check_inputs(
     seed = secrets.randbelow(2**31) if seed is None else seed
     filter = as_filter(filter, timeout=timeout, files=files)
     filter.check(space)
+    if isinstance(filter, EditorFilter):  # a camera RAW source: the editor develops it, filterfit does not
+        source, pairs = _developed(filter, source), [(_developed(filter, s), t) for s, t in pairs or []] or None
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     reading = None
@@ -149,12 +152,20 @@ def _chosen_look(images: list[tuple[Image, Image]], unpaired: bool, seed: int) -
     return choose_look(images, seed=seed)[0]
 
 
+def _developed(filter: EditorFilter, image: ImageLike | None) -> ImageLike | None:
+    """A camera RAW file as the editor develops it at neutral (its pixels stand for it); anything else as it is."""
+    if isinstance(image, (str, Path)) and is_raw(image):
+        return filter.develop(Path(image))
+    return image
+
+
 def may_crop(filter: Filter, strategy: str | Strategy) -> bool:
     """A strategy object cannot be cloned for the crop: only one given by name gets a crop phase.
 
-    Nor a look: its preview is the cheap first phase, and a vignette depends on the whole frame.
+    Nor a look: its preview is the cheap first phase, and a vignette depends on the whole frame. Nor an
+    editor: it develops a RAW file whole, and its vignetting acts on the whole frame.
     """
-    return isinstance(strategy, str) and not isinstance(filter, Look)
+    return isinstance(strategy, str) and not isinstance(filter, (Look, EditorFilter))
 
 
 def _filter_and_space(

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import ParamError
 from ..filters.command import CommandFilter
@@ -20,8 +23,6 @@ from ..filters.settings_file import SettingsFile
 from ..space import Param, Space
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from ..images import Image
 
 __all__ = ["Editor", "EditorFilter", "Slider"]
@@ -83,7 +84,8 @@ class Editor:
         ``settings(sliders) -> template``: the settings file with a
         ``{name}`` placeholder for each slider given.
     reads : tuple of str
-        The photo formats the editor opens; another is handed over as TIFF.
+        The photo formats the editor opens (``raw``: camera RAW files); another
+        is handed over as TIFF.
     """
 
     name: str
@@ -94,7 +96,7 @@ class Editor:
     suffix: str
     command: Callable[[str, int], str]
     settings: Callable[[Sequence[Slider]], str]
-    reads: tuple[str, ...] = ("tiff", "jpeg")
+    reads: tuple[str, ...] = ("tiff", "jpeg", "raw")
     writes: tuple[str, ...] = ("png", "tiff")
     by_name: dict[str, Slider] = field(init=False, repr=False, compare=False)
 
@@ -164,6 +166,31 @@ class EditorFilter:
 
     def describe(self) -> str:
         return f"{self.editor.name}: {', '.join(self.names)}"
+
+    def develop(self, path: Path, *, bit_depth: int = 16) -> Image:
+        """A camera RAW file as the editor develops it with every slider at neutral.
+
+        The pixels stand for the source in the report and the fit's checks (and give its size: the
+        developed one, which filterfit learns from this render, not by decoding the file); every
+        evaluation hands the editor the RAW file itself.
+        """
+        from ..errors import EvaluationError, ImageError
+        from ..images import Image
+
+        if not path.is_file():
+            raise ImageError(f"image not found: {path} (check the path)")
+        raw = Image(np.zeros((1, 1, 3), dtype=np.float32), bit_depth, "raw", path)
+        neutral = {name: self.editor.by_name[name].neutral for name in self.names}
+        stand_in = Image(raw.pixels, bit_depth, "tiff")  # what the editor is asked to write: a 16-bit TIFF
+        try:
+            pixels = (
+                self.command_filter("tiff", bit_depth)
+                .prepare([raw], stand_in, single_thread=False)
+                .render(raw, neutral)
+            )
+        except EvaluationError as error:
+            raise ImageError(f"{self.editor.title} could not develop {path}: {error}") from None
+        return Image(pixels, bit_depth, "raw", path)
 
     def to_dict(self) -> dict[str, Any]:
         """What result.json keeps so that :func:`filterfit.editors.editor_filter` rebuilds this filter."""
