@@ -6,7 +6,8 @@ issue 3 asks for (wall time vs a bound, parallel speed-up, disk writes), on prob
 (``problems.py``); then what ``--out`` costs (issue 16, ``out_folder.py``: disk writes beyond the
 study's record, wall time with and without it, what a resume renders again); then the looks: filterfit's own
 random looks (issue 4, ``looks.py``) and every filter of pilgram, a third party's Instagram-style looks
-(issue 18, ``pilgram_looks.py``), beside color-matcher and a least-squares LUT (``lut_peer.py``).
+(issue 18, ``pilgram_looks.py``), beside color-matcher and a least-squares LUT (``lut_peer.py``); then
+RawTherapee driven through its own sliders (issue 19, ``editors.py``): its overhead and pilgram's filters in it.
 
     python benchmarks/run.py              # default: every issue's figures (~40 min on 2 cores, see below)
     python benchmarks/run.py --quick      # 1 seed, small budgets: a smoke test (~1 min)
@@ -17,7 +18,8 @@ a run) and B2 (3 runs of auto on 4 megapixels: up to ~2 min each while auto rend
 full resolution, ~20 s once it meets issue 3's B2 goal). The --out measurements add about 4 min
 (1.5 in --quick): B1's auto 5 times with and 5 without --out, 3 look fits of 500 evaluations each
 way, 5 interrupted and resumed fits, and 13 `filterfit fit --out` subprocesses. pilgram's 26 filters
-add about 15 min (three fits each: one pair, two pairs, unpaired) and three timed 512 x 512 commands.
+add about 15 min (three fits each: one pair, two pairs, unpaired) and three timed 512 x 512 commands;
+RawTherapee's section (skipped without rawtherapee-cli) about 10 min, mostly 26 fits of its sliders.
     python benchmarks/run.py --only B1,B3 --methods auto,tpe --seeds 2
 
 It is run as a script, so its folder is on sys.path and the sibling modules import by name.
@@ -33,6 +35,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import editors
 import looks
 import measure
 import optuna
@@ -142,7 +145,8 @@ PLANS = {
 }
 
 
-ONLY = (*problems.NAMES, "looks", "pilgram")  # looks: benchmarks/looks.py; pilgram: benchmarks/pilgram_looks.py
+# looks: benchmarks/looks.py; pilgram: benchmarks/pilgram_looks.py; editors: benchmarks/editors.py
+ONLY = (*problems.NAMES, "looks", "pilgram", "editors")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -198,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(looks.render(looks.run(args.mode, args.budget, _log)))
     if "pilgram" in args.only:
         sections.append(pilgram_looks.render(pilgram_looks.run(args.mode, args.budget, _log)))
+    if "editors" in args.only:
+        sections.append(editors.render(editors.run(args.mode, args.budget, _log)))
     report = "\n".join([render(results), *sections])  # rendered last, so that the time it states is the whole run's
     print(report)
     args.output.write_text(report, encoding="utf-8")

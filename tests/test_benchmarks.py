@@ -298,6 +298,13 @@ def test_the_pilgram_section_is_in_the_report(report: str) -> None:
     assert "| astronaut / chelsea, rocket |" in rows[0] and "| coffee / rocket, astronaut |" in rows[1]
 
 
+def test_the_editors_section_is_in_the_report(report: str) -> None:
+    section = report.split("## Photo editors: RawTherapee's own sliders (issue 19)", 1)[1]
+    assert "| an evaluation <= 1.10x the bare render |" in section
+    rows = [line for line in section.splitlines() if line.startswith("| _1977 | astronaut |")]
+    assert len(rows) == 1  # --quick: the first filter, RawTherapee's sliders beside the look
+
+
 @pytest.mark.usefixtures("benchmark_modules")
 def test_the_lut_peer_learns_a_global_colour_map_and_extrapolates_it_smoothly() -> None:
     import lut_peer

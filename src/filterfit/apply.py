@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .editors import editor_filter
 from .errors import FilterFitError
 from .filters import as_filter
+from .filters.settings_file import settings_files
 from .images import MAX_PIXELS, Image, load_image, match_channels, quantize, save_image, to_float
 from .outputs import prepare_folder
 from .result import FitResult
@@ -84,7 +86,14 @@ def rebuild(
     look = getattr(result, "look", None)  # result.json's optional "look" field, from the look pipeline
     if look is not None and filter is None:
         return look_fitted(_load_look(look))
-    chosen = as_filter(filter if filter is not None else _stored_template(result))
+    editor = getattr(result, "editor", None)
+    chosen: Filter
+    if filter is None and editor:  # a photo editor's sliders
+        chosen = editor_filter(editor)
+    elif filter is None:  # the command template and its settings files, as result.json keeps them
+        chosen = as_filter(_stored_template(result), files=settings_files(getattr(result, "files", None)))
+    else:
+        chosen = as_filter(filter)
     space = Space.parse(result.space)
     chosen.check(space)  # the program is installed; the template or function takes these parameters
     missing = [name for name in space.names if name not in result.best_params]

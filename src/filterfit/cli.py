@@ -30,6 +30,7 @@ from .cli_output import (
 )
 from .cli_output import result_table as result_table  # re-exported: the table was defined here
 from .errors import AllEvaluationsFailedError, FilterFitError, InterruptedBeforeAnswerError
+from .filters.settings_file import parse_settings_option
 from .images import MAX_PIXELS
 from .metrics import METRICS
 
@@ -125,6 +126,21 @@ def _fit_options(function: Any) -> Any:
     help="name=LOW:HIGH[:int|:log|:step=S] or name=a,b,c; repeat per parameter.",
 )
 @click.option(
+    "--editor",
+    default=None,
+    metavar="NAME",
+    help="Fit a photo editor's own sliders instead of --command: rawtherapee (--param narrows them, e.g. "
+    "--param exposure_compensation=-2:2); --out gets its settings file (look.pp3).",
+)
+@click.option(
+    "--settings",
+    "settings",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="A settings file template for {NAME} in --command (e.g. profile=look.pp3): written with the --param "
+    "values for each evaluation, its path given to the command; --out gets it with the best values. Repeatable.",
+)
+@click.option(
     "--look",
     is_flag=False,
     flag_value="default",
@@ -170,6 +186,8 @@ def fit(
 
     \b
     filterfit fit photo.png target.png --command '...' --param radius=0:100
+    filterfit fit photo.tif target.tif --command 'rawtherapee-cli -o {output} -p {profile} -t -Y -c {input}' \\
+        --settings profile=look.pp3 --param ev=-2:2    # look.pp3 holds Compensation={ev}
     filterfit fit photo.png target.png --look                  # the default look
     filterfit fit photo.png target.png --look auto             # the adjustments chosen from the pair
     filterfit fit --look exposure,vignette --pair a.png a-edited.png --pair b.png b-edited.png
@@ -181,7 +199,12 @@ def fit(
     with _errors():
         options = _images(source, target, options)
         look, metric = options.pop("look"), options.pop("metric")
-        _check_filter(template, params, look)
+        settings = options.pop("settings")
+        _check_filter(template, params, look, options["editor"])
+        if settings:
+            if template is None:
+                raise FilterFitError("--settings is for a --command that reads the file: give --command with it")
+            options["files"] = dict(parse_settings_option(option) for option in settings)
         space = Space.parse(params) if params else None
         say_resuming(options)
         result = _run(
@@ -221,11 +244,14 @@ def _images(source: Path | None, target: Path | None, options: dict[str, Any]) -
     return {**options, "source": None if pairs else source, "target": None if pairs else target, "pairs": pairs or None}
 
 
-def _check_filter(template: str | None, params: tuple[str, ...], look: str | None) -> None:
-    if template is not None and look is not None:
-        raise FilterFitError("give either --command or --look, not both")
-    if template is None and look is None:
-        raise FilterFitError("give --command TEMPLATE with --param, or --look to fit filterfit's own look")
+def _check_filter(template: str | None, params: tuple[str, ...], look: str | None, editor: str | None = None) -> None:
+    given = [option for option, value in (("--command", template), ("--look", look), ("--editor", editor)) if value]
+    if len(given) > 1:
+        raise FilterFitError(f"give one of {' / '.join(given)}, not both")
+    if not given:
+        raise FilterFitError(
+            "give --command TEMPLATE with --param, --look to fit filterfit's own look, or --editor rawtherapee"
+        )
     if template is not None and not params:
         raise FilterFitError("--command needs its parameters: --param name=LOW:HIGH, once per {name} in the template")
 

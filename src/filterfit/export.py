@@ -24,6 +24,7 @@ import numpy as np
 from .apply import Fitted, rebuild
 from .errors import FilterFitError
 from .filters import CommandFilter
+from .filters.settings_file import settings_files
 from .images import Image, load_image, to_float
 from .lut import (  # in __all__ still: they were defined here
     CUBE_SIZE,
@@ -79,12 +80,32 @@ def _command_argv(result: FitResult, fitted: Fitted, input: str, output: str) ->
     """The argv of the command and the look's adjustments it leaves out (``fitted``: ``rebuild(result)``)."""
     stored_look = getattr(result, "look", None)
     if stored_look is None:
-        return CommandFilter(fitted.description).argv(result.best_params, input, output), ()
+        return _program(result, fitted).argv(result.best_params, input, output), ()  # settings files by --out's names
     from .look import Look
     from .look.imagemagick import look_operators
 
     operators, left_out = look_operators(Look.from_dict(stored_look))
     return ["convert", input, *operators, output], left_out
+
+
+def _program(result: FitResult, fitted: Fitted) -> CommandFilter:
+    """The command of a template, with its settings files, or of an editor (in PNG, 8 bits)."""
+    editor = getattr(result, "editor", None)
+    if editor:
+        from .editors import editor_filter
+
+        return editor_filter(editor).command_filter()
+    return CommandFilter(fitted.description, files=settings_files(getattr(result, "files", None)))
+
+
+def _settings_read(result: FitResult) -> tuple[str, ...]:
+    """The settings files the exported command reads: the ones --out wrote beside result.json."""
+    editor = getattr(result, "editor", None)
+    if editor:
+        from .editors import get_editor
+
+        return (f"look{get_editor(editor['name']).suffix}",)
+    return tuple(f"{name}{data.get('suffix', '.txt')}" for name, data in (getattr(result, "files", None) or {}).items())
 
 
 @dataclass(frozen=True)
@@ -95,12 +116,14 @@ class Command:
     psnr: float | None = None  # dB against the look's own render; None for a template (it is the filter)
     left_out: tuple[str, ...] = ()  # adjustments ImageMagick cannot reproduce
     check_photo: str = ""
+    reads: tuple[str, ...] = ()  # settings files the command reads (written by --out beside result.json)
 
     @property
     def warnings(self) -> list[str]:
         from .look.imagemagick import NO_EQUIVALENT
 
-        return [f"the command leaves out {name}: {NO_EQUIVALENT[name]}" for name in self.left_out]
+        read = [f"the command reads {name}: the settings --out wrote beside result.json" for name in self.reads]
+        return read + [f"the command leaves out {name}: {NO_EQUIVALENT[name]}" for name in self.left_out]
 
 
 def export_command(result: FitResult, *, check: str | Path | None = None) -> Command:
@@ -115,7 +138,8 @@ def export_command(result: FitResult, *, check: str | Path | None = None) -> Com
     """
     fitted = rebuild(result)  # checks the template or the look, the parameters and the program
     if getattr(result, "look", None) is None:
-        return Command(shlex.join(_command_argv(result, fitted, "input.png", "output.png")[0]))
+        argv = _command_argv(result, fitted, "input.png", "output.png")[0]
+        return Command(shlex.join(argv), reads=_settings_read(result))
     argv, left_out = _command_argv(result, fitted, "{input}", "{output}")
     text = shlex.join([{"{input}": "input.png", "{output}": "output.png"}.get(word, word) for word in argv])
     photo, label = _check_photo(check, result)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +16,11 @@ import numpy as np
 import optuna
 
 from .edges import edge_flags
+from .editors import EditorFilter
 from .evaluator import Evaluator
 from .fidelity import Fidelity, plan_fidelity
 from .fidelity.preview import confirm_candidates
+from .filters import CommandFilter
 from .images import MAX_PIXELS, Image
 from .job import Job, check_inputs, may_crop
 from .journal import journal_storage
@@ -71,6 +73,8 @@ def fit(
     callback: Callable[[Progress], None] | None = None,
     probes: int = PROBE_BUDGET,
     max_pixels: int | None = MAX_PIXELS,
+    files: Mapping[str, str | Path] | None = None,
+    editor: str | None = None,
 ) -> FitResult:
     """Find the filter parameters that turn ``source`` into ``target``.
 
@@ -138,6 +142,18 @@ def fit(
     max_pixels : int or None
         Image files of more pixels are refused before they are decoded
         (default :data:`filterfit.images.MAX_PIXELS`, 150 megapixels; None: no limit).
+    files : mapping, optional
+        Settings files of a command template: ``{"profile": "look.pp3"}``
+        for ``... -p {profile} ...``. Each file is a template with ``{name}``
+        placeholders of the parameters, written with their values for every
+        evaluation into a RAM scratch folder; the command gets its path
+        (:mod:`filterfit.filters.settings_file`). ``out`` gets it written
+        with the best values.
+    editor : str, optional
+        Fit a photo editor's own sliders instead of ``filter``: ``"rawtherapee"``
+        (:mod:`filterfit.editors`); ``space`` narrows them
+        (``["exposure_compensation=-2:2"]``). ``result.editor`` names them and
+        ``out`` gets the editor's settings file (``look.pp3``).
 
     Examples
     --------
@@ -149,7 +165,8 @@ def fit(
     job = check_inputs(
         filter, space, source, target, pairs=pairs, look=look, reference=reference, metric=metric,
         strategy=strategy, budget=budget, workers=workers, seed=seed, timeout=timeout, mask=mask, border=border,
-        stop_below=stop_below, crop=crop, probes=probes, max_pixels=max_pixels, callback=callback,
+        stop_below=stop_below, crop=crop, probes=probes, max_pixels=max_pixels, callback=callback, files=files,
+        editor=editor,
     )  # fmt: skip
     problem, strategy = _build_problem(job)
     fidelity = _plan_fidelity(job, problem, strategy)
@@ -301,6 +318,10 @@ def _result(run: Run, job: Job) -> FitResult:
     result = replace(result, budget=job.budget, sources=_paths(s for s, _ in job.images))
     result = replace(result, targets=_paths(t for _, t in job.images), versions=tool_versions())
     result = replace(result, reference=job.reading)
+    if isinstance(job.filter, EditorFilter):
+        result = replace(result, editor=job.filter.to_dict())
+    if isinstance(job.filter, CommandFilter) and job.filter.files:
+        result = replace(result, files={settings.name: settings.to_dict() for settings in job.filter.files})
     if isinstance(job.filter, Look):
         result = replace(result, look=job.filter.with_params(result.best_params).to_dict())
     return result

@@ -38,6 +38,11 @@ __all__ = [
 ]
 
 LOSSY_FORMATS = frozenset({"jpeg", "webp"})
+# Camera RAW files: a photo editor develops them (--editor); filterfit does not decode them itself.
+RAW_SUFFIXES = frozenset(
+    {".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf", ".rw2", ".raf", ".pef", ".srw",
+     ".3fr", ".iiq", ".erf", ".kdc", ".mrw", ".x3f"}
+)  # fmt: skip
 # Files claiming more pixels are refused before they are decoded: a few kilobytes of PNG can
 # claim 16384 x 16384 blank pixels (a "decompression bomb") and ask for gigabytes of memory.
 # More than nearly every camera's photo; raise it with --max-pixels, or max_pixels= from Python.
@@ -138,6 +143,11 @@ def load_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> Imag
         raise ImageError(f"image not found: {path} (check the path)")
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file")
+    if is_raw(path):
+        raise ImageError(
+            f"{path} is a camera RAW file, which filterfit does not develop: fit a photo editor's sliders "
+            "(--editor rawtherapee), which opens it as it is, or give a developed TIFF or PNG"
+        )
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -150,6 +160,11 @@ def load_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> Imag
     except ImageError as error:
         raise ImageError(f"{path}: {error}") from None
     return Image(pixels, bit_depth=bit_depth, format=fmt, path=path)
+
+
+def is_raw(path: str | Path) -> bool:
+    """True for a camera RAW file, by its suffix (a DNG is a TIFF inside: its bytes would mislead)."""
+    return Path(path).suffix.lower() in RAW_SUFFIXES
 
 
 def decode(data: bytes, *, max_pixels: int | None = None) -> Image:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .editors import EditorFilter
 from .errors import FilterFitError, ImageError
 from .evaluator import default_workers
 from .filters import as_filter
-from .images import Image
+from .images import Image, is_raw
 from .look import Look, as_look
 from .metrics import get_metric, make_mask
 from .pairs import ImageLike, as_image, check_same_size, load_pairs
@@ -73,6 +75,8 @@ def check_inputs(
     probes: int,
     max_pixels: int | None,
     callback: Callable[[Progress], None] | None,
+    files: Mapping[str, str | Path] | None = None,
+    editor: str | None = None,
 ) -> Job:
     """Stage 1: every argument checked (one clear error for the first wrong one), the images loaded once."""
     _check_counts(budget, workers, timeout, seed, stop_below)
@@ -86,14 +90,16 @@ def check_inputs(
         filter = Look(["channel_mixer"])
         space = filter.space()
     else:
-        filter, space = _filter_and_space(filter, space, as_look(look))
+        filter, space = _filter_and_space(filter, space, as_look(look), editor, timeout)
     space = as_space(space)
     read = reference is not None and metric is None  # the target is built from what the reference can tell
     metric = get_metric(metric if metric is not None else "rmse")
     workers = workers or default_workers()
     seed = secrets.randbelow(2**31) if seed is None else seed
-    filter = as_filter(filter, timeout=timeout)
+    filter = as_filter(filter, timeout=timeout, files=files)
     filter.check(space)
+    if isinstance(filter, EditorFilter):  # a camera RAW source: the editor develops it, filterfit does not
+        source, pairs = _developed(filter, source), [(_developed(filter, s), t) for s, t in pairs or []] or None
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     reading = None
@@ -146,16 +152,34 @@ def _chosen_look(images: list[tuple[Image, Image]], unpaired: bool, seed: int) -
     return choose_look(images, seed=seed)[0]
 
 
+def _developed(filter: EditorFilter, image: ImageLike | None) -> ImageLike | None:
+    """A camera RAW file as the editor develops it at neutral (its pixels stand for it); anything else as it is."""
+    if isinstance(image, (str, Path)) and is_raw(image):
+        return filter.develop(Path(image))
+    return image
+
+
 def may_crop(filter: Filter, strategy: str | Strategy) -> bool:
     """A strategy object cannot be cloned for the crop: only one given by name gets a crop phase.
 
-    Nor a look: its preview is the cheap first phase, and a vignette depends on the whole frame.
+    Nor a look: its preview is the cheap first phase, and a vignette depends on the whole frame. Nor an
+    editor: it develops a RAW file whole, and its vignetting acts on the whole frame.
     """
-    return isinstance(strategy, str) and not isinstance(filter, Look)
+    return isinstance(strategy, str) and not isinstance(filter, (Look, EditorFilter))
 
 
-def _filter_and_space(filter: Any, space: Any, look: Look | None) -> tuple[Any, Any]:
-    """A look stands for the filter, and its space for the search space unless one is given."""
+def _filter_and_space(
+    filter: Any, space: Any, look: Look | None, editor: str | None = None, timeout: float = 60.0
+) -> tuple[Any, Any]:
+    """A look or an editor stands for the filter, and its space for the search space unless one is given."""
+    if editor is not None:
+        from .editors import get_editor
+
+        if filter is not None or look is not None:
+            raise FilterFitError("give either editor= or a filter (command, function or look), not both")
+        chosen = get_editor(editor)
+        space = chosen.space(None if space is None else as_space(space))
+        return chosen.filter(space.names, timeout=timeout), space
     if look is not None:
         if filter is not None:
             raise FilterFitError("give either a filter (command or function) or look=, not both")

@@ -65,6 +65,17 @@ def write_outputs(result: FitResult, problem: Problem, out: Path, *, painter: Pa
         pictures = _write_pictures(rendering.result(), problem, out, written)
     written.append(out / "convergence.png")
     written.append(write_report(result, out, convergence=painter.finish(), pictures=pictures))
+    written.extend(_write_settings(problem.filter, result.best_params, out))
+    return written
+
+
+def _write_settings(filter: Any, params: dict[str, Any], out: Path) -> list[Path]:
+    """A command's settings files with the best values (``profile.pp3``): what to open in the program."""
+    written = []
+    for settings in getattr(filter, "files", ()):
+        path = out / f"{settings.name}{settings.suffix}"
+        path.write_text(settings.render(params), encoding="utf-8")
+        written.append(path)
     return written
 
 

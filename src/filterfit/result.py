@@ -94,6 +94,8 @@ class FitResult:
     renders: int = 0  # renders this run made in all: evaluations, probes, best.png, and `replayed`
     replayed: int = 0  # renders a resumed run made again for its strategy (the study keeps no residuals)
     reference: dict[str, Any] | None = None  # what a reference of another scene told (look/reference.py's Reading)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # a command's settings files: {name: template}
+    editor: dict[str, Any] | None = None  # a photo editor's sliders (editors/): {"name": ..., "sliders": [...]}
 
     def to_dict(self) -> dict[str, Any]:
         # not dataclasses.asdict: its deep copies took 50 ms for 500 evaluations; _clean copies what it walks

@@ -70,7 +70,7 @@ __all__ = [
 
 DEFINITION = "filterfit"  # the study user attribute that holds the problem definition
 ORPHAN_S = 5.0  # a RUNNING trial still unsigned this long after it was asked belongs to a killed process
-IDENTITY = ("filter", "space", "metric", "border", "mask", "images")  # what makes two problems the same
+IDENTITY = ("filter", "files", "space", "metric", "border", "mask", "images")  # what makes two problems the same
 _HOST = socket.gethostname()  # asked once: a stale-trial check runs for every running trial, every loop
 _RUN_TOKEN = secrets.token_hex(4)  # this process's runs (a dead run in a live process is stale too)
 _RUN_NUMBERS = itertools.count()
@@ -118,9 +118,11 @@ def definition(
     """The problem a study belongs to, as JSON-ready data (stored in the study's user attributes)."""
     from .filters.command import CommandFilter
 
+    files = filter.files if isinstance(filter, CommandFilter) else ()
     return {
         "filter": filter.describe(),
         "filter_kind": "command" if isinstance(filter, CommandFilter) else type(filter).__name__,
+        **({"files": {settings.name: settings.to_dict() for settings in files}} if files else {}),
         "space": list(space.specs()),
         "metric": metric,
         "border": border,
@@ -170,16 +172,24 @@ def check_definition(study: optuna.Study, wanted: dict[str, Any], where: str, *,
 def _identity(data: dict[str, Any], key: str) -> Any:
     if key == "images":
         return [(pair["source"]["sha256"], pair["target"]["sha256"]) for pair in data["images"]]
+    if key == "files":  # the templates' text and suffix, not where they were read from
+        return {name: (f["text"], f["suffix"]) for name, f in (data.get("files") or {}).items()}
     return data.get(key)
 
 
 def _what(key: str) -> str:
-    return {"images": "images (by SHA-256 of their bytes)", "filter": "filter"}.get(key, key)
+    return {"images": "images (by SHA-256 of their bytes)", "filter": "filter", "files": "settings files"}.get(key, key)
 
 
 def _show(data: dict[str, Any], key: str) -> str:
     if key == "images":
         return ", ".join(f"{p['source']['path']} -> {p['target']['path']}" for p in data["images"])
+    if key == "files":
+        files = data.get("files") or {}
+        return (
+            ", ".join(f"{{{name}}} from {f['origin']} ({len(f['text'])} characters)" for name, f in files.items())
+            or "none"
+        )
     value = data.get(key)
     return " ".join(value) if isinstance(value, list) else repr(value)
 

@@ -24,6 +24,7 @@ import optuna
 from .errors import FilterFitError
 from .evaluator import Evaluator, default_workers
 from .filters import as_filter
+from .filters.settings_file import settings_files
 from .metrics import get_metric, make_mask
 from .pairs import load_pairs
 from .problem import Problem
@@ -89,7 +90,7 @@ def join(
     pairs = [(_local(pair["source"], images), _local(pair["target"], images)) for pair in wanted["images"]]
     workers = workers or default_workers()
     space = Space.parse(wanted["space"])
-    filter = as_filter(wanted["filter"], timeout=wanted["timeout"])
+    filter = as_filter(wanted["filter"], timeout=wanted["timeout"], files=settings_files(wanted.get("files")))
     filter.check(space)
     loaded = load_pairs(pairs)
     mask = _mask(wanted, loaded[0][1].pixels.shape)

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..errors import TemplateError
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from ..images import Image
     from ..space import Space
+    from .settings_file import SettingsFile
 
 __all__ = ["Filter", "as_filter"]
 
@@ -39,7 +44,12 @@ class Filter(Protocol):
     def describe(self) -> str: ...
 
 
-def as_filter(spec: Filter | str | Callable[..., Any], *, timeout: float = 60.0) -> Filter:
+def as_filter(
+    spec: Filter | str | Callable[..., Any],
+    *,
+    timeout: float = 60.0,
+    files: Sequence[SettingsFile] | Mapping[str, str | Path] | None = None,
+) -> Filter:
     """Normalise a filter given as an object, a command template or a function.
 
     Examples
@@ -50,10 +60,24 @@ def as_filter(spec: Filter | str | Callable[..., Any], *, timeout: float = 60.0)
     from .command import CommandFilter
     from .function import FunctionFilter
 
+    settings = _settings_files(files)
     if isinstance(spec, str):
-        return CommandFilter(spec, timeout=timeout)
+        return CommandFilter(spec, timeout=timeout, files=settings)
+    if settings:
+        raise TemplateError("settings files are for a command template: give the command as a string with them")
     if isinstance(spec, Filter):
         return spec
     if callable(spec):
         return FunctionFilter(spec)
     raise TypeError(f"filter must be a command template, a function or a Filter, but got {type(spec).__name__}")
+
+
+def _settings_files(files: Sequence[SettingsFile] | Mapping[str, str | Path] | None) -> tuple[SettingsFile, ...]:
+    """Settings files as given: SettingsFile objects, or ``{"profile": "look.pp3"}`` to read."""
+    from .settings_file import SettingsFile
+
+    if files is None:
+        return ()
+    if isinstance(files, Mapping):
+        return tuple(SettingsFile.read(name, path) for name, path in files.items())
+    return tuple(files)

@@ -34,6 +34,7 @@ from .magick import png_is_16_bit_cut as _png_is_16_bit_cut  # looked up here, w
 from .program import input_file, run_program
 from .program import kill_running_programs as kill_running_programs  # re-exported: it was defined here
 from .program import scratch_folder as _scratch_folder  # tests reach the folder as command._scratch_folder
+from .settings_file import SettingsFile
 
 if TYPE_CHECKING:
     from ..space import Space
@@ -47,6 +48,8 @@ INSTALL_HINTS = {
     "compare": "install ImageMagick: apt-get install imagemagick",
     "gm": "install GraphicsMagick: apt-get install graphicsmagick",
     "gmic": "install G'MIC: apt-get install gmic",
+    "rawtherapee-cli": "install RawTherapee: apt-get install rawtherapee",
+    "darktable-cli": "install darktable: apt-get install darktable",
 }
 # Output formats the program writes in: the target's own, never lossy.
 FILE_SUFFIX = {"png": ".png", "tiff": ".tif", "pnm": ".pam", "bmp": ".bmp"}
@@ -66,7 +69,7 @@ def format_value(value: Any, spec: str = "") -> str:
     return str(value)
 
 
-class _ValueFormatter(string.Formatter):
+class ValueFormatter(string.Formatter):
     def format_field(self, value: Any, format_spec: str) -> str:
         try:
             return format_value(value, format_spec)
@@ -97,6 +100,18 @@ class CommandFilter:
     png_as_16_bit : bool
         Ask for 16-bit PPM and cut it to 8 bits as the program's PNG writer
         does (set by ``prepare`` where a check shows that it is the same).
+    files : tuple of SettingsFile
+        Settings files the program reads (:mod:`.settings_file`): each is
+        written with the parameters' values for every evaluation, in the RAM
+        scratch folder, and its path goes where the template names it
+        (``-p {profile}``).
+    reads : tuple of str
+        The photo formats the program opens (empty: any); a source of another
+        format is handed over as a TIFF written in the RAM scratch folder.
+    private_config : bool
+        Point the program's configuration and cache folders (``XDG_CONFIG_HOME``,
+        ``XDG_CACHE_HOME``) into the RAM scratch folder: a photo editor writes
+        its settings there on every start.
 
     Examples
     --------
@@ -110,6 +125,9 @@ class CommandFilter:
     single_thread: bool = False
     output_format: str = "png"
     png_as_16_bit: bool = False
+    files: tuple[SettingsFile, ...] = ()
+    reads: tuple[str, ...] = ()
+    private_config: bool = False
     words: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +147,23 @@ class CommandFilter:
                     f"the command has no {{{name}}} placeholder: write it where the program "
                     f"takes its {name} file, e.g. 'convert {{input}} -blur {{radius}}x{{sigma}} {{output}}'"
                 )
+        self._check_files(fields)
+
+    def _check_files(self, fields: list[str]) -> None:
+        seen: set[str] = set()
+        for settings in self.files:
+            if settings.name in RESERVED or settings.name in seen:
+                why = "is the photo's" if settings.name in RESERVED else "is given twice"
+                raise TemplateError(
+                    f"settings file name {{{settings.name}}} {why}: give each settings file its own name"
+                )
+            if settings.name not in fields:
+                raise TemplateError(
+                    f"there is a settings file for {{{settings.name}}} ({settings.origin}) but the command has "
+                    f"no {{{settings.name}}}: write it where the program takes the file's path, e.g. "
+                    f"-p {{{settings.name}}}"
+                )
+            seen.add(settings.name)
 
     @property
     def program(self) -> str:
@@ -157,23 +192,32 @@ class CommandFilter:
                     names.append(name)
         return names
 
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        return tuple(settings.name for settings in self.files)
+
     def check(self, space: Space) -> None:
         """Every placeholder is a parameter and every parameter is used; the program exists."""
-        used = set(self.placeholders()) - set(RESERVED)
-        unknown = sorted(used - set(space.names))
+        known = ", ".join(space.names)
+        used = set(self.placeholders()) - set(RESERVED) - set(self.file_names)
+        where = {name: "the command" for name in used}
+        for settings in self.files:
+            for name in settings.placeholders():
+                where.setdefault(name, f"{settings.origin} line {settings.line_of(name)}")
+        unknown = [name for name in where if name not in space.names]
         if unknown:
-            known = ", ".join(space.names)
             raise TemplateError(
-                f"the command uses {{{unknown[0]}}} but no --param {unknown[0]}=... defines it "
+                f"{where[unknown[0]]} uses {{{unknown[0]}}} but no --param {unknown[0]}=... defines it "
                 f"(parameters: {known}; add --param {unknown[0]}=LOW:HIGH)"
             )
-        unused = [name for name in space.names if name not in used]
+        unused = [name for name in space.names if name not in where]
         if unused:
-            raise TemplateError(
-                f"parameter {unused[0]} is not used in the command: add {{{unused[0]}}} where it belongs"
-            )
+            places = "the command or its settings files" if self.files else "the command"
+            raise TemplateError(f"parameter {unused[0]} is not used in {places}: add {{{unused[0]}}} where it belongs")
         for values in _sample_values(space):  # a format spec that does not fit a parameter's values fails now
             self.argv(values, "in.png", "out.png")
+            for settings in self.files:
+                settings.render(values)
         self.require_program()
 
     def require_program(self) -> None:
@@ -198,15 +242,19 @@ class CommandFilter:
     def describe(self) -> str:
         return self.template
 
-    def argv(self, params: Mapping[str, Any], input_path: str, output_path: str) -> list[str]:
-        """The argument list for one evaluation (files, not pipes)."""
-        values = {"input": input_path, "output": output_path, **params}
-        formatter = _ValueFormatter()
+    def argv(
+        self, params: Mapping[str, Any], input_path: str, output_path: str, files: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """The argument list for one evaluation (files, not pipes); ``files``: each settings file's path."""
+        paths = files if files is not None else {name: f"{name}{s.suffix}" for name, s in self._files().items()}
+        values = {**params, "input": input_path, "output": output_path, **paths}
+        formatter = ValueFormatter()
         return [formatter.vformat(word, (), values) for word in self.words]
 
-    def pipe_argv(self, params: Mapping[str, Any], channels: int) -> list[str]:
+    def pipe_argv(self, params: Mapping[str, Any], channels: int, files: Mapping[str, str] | None = None) -> list[str]:
         """The argument list when the program reads stdin and writes stdout."""
-        formatter = _ValueFormatter()
+        formatter = ValueFormatter()
+        params = {**params, **(files or {})}
         argv: list[str] = []
         for word in self.words:
             if word == "{input}":
@@ -223,9 +271,20 @@ class CommandFilter:
         except TemplateError as error:  # a format spec that does not fit this value: this evaluation fails
             raise EvaluationError(str(error)) from None
 
+    def _files(self) -> dict[str, SettingsFile]:
+        return {settings.name: settings for settings in self.files}
+
     def _render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
+        written = [settings.write(params, _scratch_folder()) for settings in self.files]
+        try:
+            return self._render_with(image, params, {s.name: str(path) for s, path in zip(self.files, written)})
+        finally:
+            for path in written:
+                path.unlink(missing_ok=True)
+
+    def _render_with(self, image: Image, params: Mapping[str, Any], files: Mapping[str, str]) -> np.ndarray:
         if self.uses_pipes:
-            argv = self.pipe_argv(params, image.channels)
+            argv = self.pipe_argv(params, image.channels, files)
             data = self._run(argv, stdin=pipe_input(image))
             if self.png_as_16_bit:
                 return cut_to_8_bits(data)
@@ -235,7 +294,7 @@ class CommandFilter:
         # The program gets filterfit's own absolute names, never the user's: no name can look like an option.
         output = folder / f"out-{os.getpid()}-{threading.get_ident()}{FILE_SUFFIX.get(self.output_format, '.png')}"
         output.unlink(missing_ok=True)
-        argv = self.argv(params, str(input_file(image, folder)), str(output))
+        argv = self.argv(params, str(input_file(image, folder, self.reads)), str(output), files)
         self._run(argv, stdin=None)
         try:
             data = output.read_bytes()
@@ -246,7 +305,9 @@ class CommandFilter:
         return _decode_output(data, "the output file")
 
     def _run(self, argv: list[str], stdin: bytes | None) -> bytes:
-        return run_program(argv, stdin, timeout=self.timeout, single_thread=self.single_thread)
+        return run_program(
+            argv, stdin, timeout=self.timeout, single_thread=self.single_thread, private_config=self.private_config
+        )
 
 
 def _check_field(word: str, name: str, spec: str, conversion: str | None) -> None:

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import weakref
+from collections.abc import Sequence
 from multiprocessing.util import Finalize
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from ..images import Image
 __all__ = ["input_file", "kill_running_programs", "run_program", "scratch_folder"]
 
 
-def run_program(argv: list[str], stdin: bytes | None, *, timeout: float, single_thread: bool) -> bytes:
+def run_program(
+    argv: list[str], stdin: bytes | None, *, timeout: float, single_thread: bool, private_config: bool = False
+) -> bytes:
     """Run ``argv`` and return its stdout; a failure to start, a timeout or a failure exit is an EvaluationError."""
     try:
         process = subprocess.Popen(
@@ -36,7 +39,7 @@ def run_program(argv: list[str], stdin: bytes | None, *, timeout: float, single_
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(single_thread=single_thread),
+            env=_environment(single_thread=single_thread, private_config=private_config),
             start_new_session=True,  # so a timeout kills the program's children too
         )
     except FileNotFoundError:
@@ -62,8 +65,8 @@ def run_program(argv: list[str], stdin: bytes | None, *, timeout: float, single_
     return stdout
 
 
-def _environment(*, single_thread: bool) -> dict[str, str]:
-    """The environment a program runs in: temporary files in RAM, and one thread when asked."""
+def _environment(*, single_thread: bool, private_config: bool = False) -> dict[str, str]:
+    """The environment a program runs in: temporary files in RAM, one thread and a private configuration when asked."""
     env = dict(os.environ)
     # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
     scratch = str(scratch_folder())
@@ -71,6 +74,8 @@ def _environment(*, single_thread: bool) -> dict[str, str]:
         env.setdefault(name, scratch)
     if single_thread:
         env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
+    if private_config:  # a photo editor's options and caches, rewritten on each start: in RAM, apart from the user's
+        env.update(XDG_CONFIG_HOME=f"{scratch}/config", XDG_CACHE_HOME=f"{scratch}/cache")
     return env
 
 
@@ -115,24 +120,34 @@ def _excerpt(stderr: bytes, limit: int = 300) -> str:
 # Per-process caches: a worker writes each source once and reuses it. Weak keys, not
 # id(image): a freed image's id is reused by the next one, which then got stale pixels.
 _INPUT_FILES: weakref.WeakKeyDictionary[Image, Path] = weakref.WeakKeyDictionary()
+_TIFF_FILES: weakref.WeakKeyDictionary[Image, Path] = weakref.WeakKeyDictionary()  # for programs that need TIFF
 _SCRATCH: list[Path] = []
 _INPUT_NUMBERS = itertools.count()
 
 
-def input_file(image: Image, folder: Path) -> Path:
-    """The source as a file in ``folder`` for a program that takes file names: written once per image."""
-    if image not in _INPUT_FILES:
+def input_file(image: Image, folder: Path, reads: Sequence[str] = ()) -> Path:
+    """The source as a file in ``folder`` for a program that takes file names: written once per image.
+
+    ``reads``: the formats the program opens (empty: any); another is written as TIFF (its own bit depth).
+    """
+    readable = not reads or image.format in reads
+    cache = _INPUT_FILES if readable else _TIFF_FILES
+    if image not in cache:
         name = f"in-{next(_INPUT_NUMBERS)}"  # not id(image): a freed image's id is reused while its file may remain
-        if image.path is not None:
+        if not readable:
+            from ..images import save_image
+
+            path = save_image(image.pixels, folder / f"{name}.tif", bit_depth=image.bit_depth)
+        elif image.path is not None:
             path = folder / f"{name}{_plain_suffix(image)}"
             shutil.copyfile(image.path, path)  # the program reads the very file the user gave
         else:
             from ..images import save_image
 
             path = save_image(image.pixels, folder / f"{name}.png", bit_depth=image.bit_depth)
-        _INPUT_FILES[image] = path
+        cache[image] = path
         weakref.finalize(image, path.unlink, True)  # gone with its image: apply's batches would fill /dev/shm
-    return _INPUT_FILES[image]
+    return cache[image]
 
 
 def _plain_suffix(image: Image) -> str:
@@ -155,6 +170,7 @@ def scratch_folder() -> Path:
         folder = Path(tempfile.mkdtemp(prefix="filterfit-", suffix=f"-{os.getpid()}", dir=base))
         _SCRATCH[:] = [folder]
         _INPUT_FILES.clear()
+        _TIFF_FILES.clear()
         # Removed at exit by multiprocessing's finalizers, which run in the main process (at its atexit) and
         # in the evaluator's worker processes too: they end with os._exit, which skips atexit handlers, and
         # left a folder each behind in /dev/shm (1,847 after a day's tests and benchmarks).

@@ -39,7 +39,7 @@ import numpy as np
 from ..images import Image
 from .distribution import radial_profile
 
-__all__ = ["Reading", "read_reference"]
+__all__ = ["Reading", "describe_reading", "read_reference"]
 
 PERCENTILES = (1.0, 99.0)  # a black and a white point that a few stray pixels do not move
 NATURAL_BLACK, NATURAL_WHITE = 0.03, 0.95  # a well-exposed photo's, before a look (a little headroom)
