@@ -172,7 +172,7 @@ def test_an_editor_that_is_not_installed_says_how_to_install_it(pair, monkeypatc
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--editor", "rawtherapee", "--look"], r"error: give one of --look / --editor, not both"),
+        (["--editor", "rawtherapee", "--look"], r"error: give either --look or --editor, not both"),
         (["--editor", "gimp"], r"error: unknown editor 'gimp'; the editors are rawtherapee"),
         (["--editor", "rawtherapee", "--param", "ev=-1:1"], r"error: RawTherapee has no slider ev that filterfit"),
     ],

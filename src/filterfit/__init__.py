@@ -8,6 +8,7 @@ Modules:
     fidelity    -- cheaper pixels first: a crop (spatial filters) or a preview (per-pixel ones)
     space       -- search-space parameters and the ``--param`` grammar
     filters     -- command templates and Python functions as filters
+    editors     -- photo editors (RawTherapee) through their own sliders and settings files
     look        -- filterfit's own photo adjustments (``Look``) and the distribution metric
     metrics     -- rmse, mae, psnr, ssim, de2000
     images      -- reading, writing and piping images as float32 arrays

@@ -245,12 +245,14 @@ def _images(source: Path | None, target: Path | None, options: dict[str, Any]) -
 
 
 def _check_filter(template: str | None, params: tuple[str, ...], look: str | None, editor: str | None = None) -> None:
-    given = [option for option, value in (("--command", template), ("--look", look), ("--editor", editor)) if value]
+    options = (("--command", template), ("--look", look), ("--editor", editor))
+    given = [option for option, value in options if value is not None]
     if len(given) > 1:
-        raise FilterFitError(f"give one of {' / '.join(given)}, not both")
+        raise FilterFitError(f"give either {given[0]} or {given[1]}, not both")
     if not given:
         raise FilterFitError(
-            "give --command TEMPLATE with --param, --look to fit filterfit's own look, or --editor rawtherapee"
+            "give --command TEMPLATE with --param, or --look to fit filterfit's own look "
+            "(or --editor rawtherapee for its sliders)"
         )
     if template is not None and not params:
         raise FilterFitError("--command needs its parameters: --param name=LOW:HIGH, once per {name} in the template")
