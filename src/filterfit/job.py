@@ -99,7 +99,8 @@ def check_inputs(
     filter = as_filter(filter, timeout=timeout, files=files)
     filter.check(space)
     if isinstance(filter, EditorFilter):  # a camera RAW source: the editor develops it, filterfit does not
-        source, pairs = _developed(filter, source), [(_developed(filter, s), t) for s, t in pairs or []] or None
+        source = _developed(filter, source)
+        pairs = [(_developed(filter, s) or s, t) for s, t in pairs] if pairs else pairs
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     reading = None
