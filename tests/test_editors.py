@@ -188,20 +188,35 @@ def test_the_command_line_says_what_is_wrong(pair, tmp_path, monkeypatch, args, 
 
 
 @pytest.mark.slow
-def test_a_camera_raw_is_handed_to_the_editor_as_it_is_and_its_size_learned_from_its_render(tmp_path):
+def test_the_readmes_raw_command_develops_a_camera_raw_like_its_jpeg(tmp_path, monkeypatch):
+    """`filterfit fit photo.dng camera.jpg --editor rawtherapee ...`, as the README prints it."""
     pytest.importorskip("pidng")
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    (command,) = [line for line in readme.splitlines() if line.startswith("filterfit fit photo.dng camera.jpg")]
+    monkeypatch.chdir(tmp_path)
     # RawTherapee opens a DNG of 320 x 320 pixels but not one of 256 x 256: the photo is a 320 x 320 crop.
     raw = write_dng(tmp_path / "photo.dng", data.astronaut()[100:420, 100:420])
     (tmp_path / "truth.pp3").write_text("[Exposure]\nCompensation=0.7\n")
-    rawtherapee(tmp_path / "truth.pp3", raw, tmp_path / "camera.png")  # stands in for the camera's own JPEG
-    result = filterfit.fit(
-        editor="rawtherapee", space=["exposure_compensation=-2:2"], source=raw, target=tmp_path / "camera.png",
-        budget=20, workers=2, seed=0, probes=0, out=tmp_path / "out",
-    )  # fmt: skip
-    assert result.best_params["exposure_compensation"] == pytest.approx(0.7, abs=0.01)
-    assert result.sources == [str(raw)]
+    subprocess.run(
+        ["rawtherapee-cli", "-q", "-o", "camera.jpg", "-p", "truth.pp3", "-j95", "-Y", "-c", str(raw)],
+        check=True, capture_output=True,
+    )  # fmt: skip  # stands in for the camera's own JPEG
+    outcome = CliRunner().invoke(cli, shlex.split(command)[1:], catch_exceptions=False)
+    assert outcome.exit_code == 0, outcome.output
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["best_params"]["exposure_compensation"] == pytest.approx(0.7, abs=0.02)
+    assert result["sources"] == [str(raw)]
     developed = load_image(tmp_path / "out" / "best.png").pixels
-    assert developed.shape == load_image(tmp_path / "camera.png").pixels.shape  # RawTherapee crops its border
+    assert developed.shape == load_image(tmp_path / "camera.jpg").pixels.shape  # RawTherapee crops its border
+
+
+def test_a_fit_takes_photos_as_arrays_too(pair):
+    source, target = (np.asarray(PILImage.open(path)) for path in pair)
+    result = filterfit.fit(
+        editor="rawtherapee", space=["exposure_compensation=0:1"], source=source, target=target, budget=6,
+        workers=1, seed=0, probes=0,
+    )  # fmt: skip
+    assert 0 <= result.best_params["exposure_compensation"] <= 1
 
 
 def test_filterfit_does_not_decode_a_raw_itself_and_says_what_to_do(tmp_path, monkeypatch):

@@ -181,7 +181,7 @@ def test_a_study_of_other_settings_files_is_refused(rawtherapee_pair, tmp_path):
     space = ["ev=-2:2", "contrast=-50:50"]
     filterfit.fit(RAWTHERAPEE, space, source, target, files={"profile": profile}, budget=2, probes=0, out=out)
     other = write(tmp_path / "other.pp3", PROFILE + "Saturation=10\n")
-    with pytest.raises(DefinitionError, match=r"its settings files differs"):
+    with pytest.raises(DefinitionError, match=r"its set of settings files differs"):
         filterfit.fit(RAWTHERAPEE, space, source, target, files={"profile": other}, budget=4, probes=0, out=out)
 
 

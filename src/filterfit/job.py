@@ -99,8 +99,8 @@ def check_inputs(
     filter = as_filter(filter, timeout=timeout, files=files)
     filter.check(space)
     if isinstance(filter, EditorFilter):  # a camera RAW source: the editor develops it, filterfit does not
-        source = _developed(filter, source)
-        pairs = [(_developed(filter, s) or s, t) for s, t in pairs] if pairs else pairs
+        source = None if source is None else _developed(filter, source)
+        pairs = [(_developed(filter, s), t) for s, t in pairs] if pairs else pairs
     if reference is not None and (target is not None or pairs is not None):
         raise ImageError("give either a target (or pairs) or a reference photo, not both")
     reading = None
@@ -153,7 +153,7 @@ def _chosen_look(images: list[tuple[Image, Image]], unpaired: bool, seed: int) -
     return choose_look(images, seed=seed)[0]
 
 
-def _developed(filter: EditorFilter, image: ImageLike | None) -> ImageLike | None:
+def _developed(filter: EditorFilter, image: ImageLike) -> ImageLike:
     """A camera RAW file as the editor develops it at neutral (its pixels stand for it); anything else as it is."""
     if isinstance(image, (str, Path)) and is_raw(image):
         return filter.develop(Path(image))

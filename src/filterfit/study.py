@@ -178,7 +178,9 @@ def _identity(data: dict[str, Any], key: str) -> Any:
 
 
 def _what(key: str) -> str:
-    return {"images": "images (by SHA-256 of their bytes)", "filter": "filter", "files": "settings files"}.get(key, key)
+    return {"images": "images (by SHA-256 of their bytes)", "filter": "filter", "files": "set of settings files"}.get(
+        key, key
+    )
 
 
 def _show(data: dict[str, Any], key: str) -> str:

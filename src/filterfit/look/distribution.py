@@ -52,11 +52,9 @@ def _lab(pixels: np.ndarray) -> np.ndarray:
 
 def radial_profile(lightness: np.ndarray, mask: np.ndarray | None = None, *, rings: int = RINGS) -> np.ndarray:
     """Mean of ``lightness`` (H x W) in ``rings`` rings of normalised radius (0 centre, 1 corners)."""
-    height, width = lightness.shape
-    y = (np.arange(height) + 0.5) / height * 2 - 1
-    x = (np.arange(width) + 0.5) / width * 2 - 1
-    radius = np.sqrt((y[:, np.newaxis] ** 2 + x[np.newaxis, :] ** 2) / 2)
-    ring = np.minimum((radius * rings).astype(int), rings - 1)
+    from .adjustments.effects import radius_map  # the vignette's own: one definition of "normalised radius"
+
+    ring = np.minimum((radius_map(*lightness.shape) * rings).astype(int), rings - 1)
     weights = np.ones_like(lightness) if mask is None else mask.astype(np.float32)
     totals = np.bincount(ring.ravel(), weights=(lightness * weights).ravel(), minlength=rings)
     counts = np.bincount(ring.ravel(), weights=weights.ravel(), minlength=rings)

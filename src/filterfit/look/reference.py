@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..images import Image
+from .adjustments.effects import radius_map
 from .distribution import radial_profile
 
 __all__ = ["Reading", "describe_reading", "read_reference"]
@@ -155,10 +156,6 @@ def _vignette(source: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, fl
     scene = _log_fall_off(source)
     signal, noise = float(np.sum(fall_off**2)), float(np.sum(scene**2))
     evidence = max(0.0, 1.0 - noise / signal) if signal > 0 else 0.0
-    height, width = source.shape[:2]
-    y = (np.arange(height) + 0.5) / height * 2 - 1
-    x = (np.arange(width) + 0.5) / width * 2 - 1
-    radius = np.sqrt((y[:, np.newaxis] ** 2 + x[np.newaxis, :] ** 2) / 2)
     centres = (np.arange(RINGS) + 0.5) / RINGS
-    gain = np.exp(evidence * np.interp(radius, centres, fall_off)).astype(np.float32)
+    gain = np.exp(evidence * np.interp(radius_map(*source.shape[:2]), centres, fall_off)).astype(np.float32)
     return gain, float(np.exp(evidence * fall_off[-1])), evidence
