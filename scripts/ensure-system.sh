@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC, RawTherapee) when they are
-# missing, plus what `python3 -m venv` needs on Debian, the tests' Chromium, and PostgreSQL's server programs
-# (initdb, pg_ctl) that the tests of shared studies start on loopback. Prints nothing when everything is already there.
+# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC, RawTherapee, darktable) when
+# they are missing, plus what `python3 -m venv` needs on Debian, the tests' Chromium, and PostgreSQL's server
+# programs (initdb, pg_ctl) that the tests of shared studies start on loopback. Prints nothing when everything is already there.
 set -euo pipefail
 
 missing=()
@@ -30,6 +30,8 @@ fi
 # RawTherapee: the photo editor the tests drive through a settings file (a .pp3 profile). Debian's package;
 # on macOS it is a cask (brew install --cask rawtherapee), and the tests that need it skip without it.
 if ! command -v rawtherapee-cli >/dev/null 2>&1; then missing+=(rawtherapee); fi
+# darktable: the second photo editor (--editor darktable, an .xmp sidecar); darktable-cli is in Debian's package.
+if ! command -v darktable-cli >/dev/null 2>&1; then missing+=(darktable); fi
 # The report's test opens report.html in real headless Chromium (Debian's package; no browser download).
 if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 

@@ -227,5 +227,5 @@ def test_filterfit_does_not_decode_a_raw_itself_and_says_what_to_do(tmp_path, mo
     assert outcome.exit_code == 2, outcome.output
     assert outcome.output.strip() == (
         "error: photo.dng is a camera RAW file, which filterfit does not develop: fit a photo editor's sliders "
-        "(--editor rawtherapee), which opens it as it is, or give a developed TIFF or PNG"
+        "(--editor rawtherapee or darktable), which opens it as it is, or give a developed TIFF or PNG"
     )

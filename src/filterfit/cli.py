@@ -129,8 +129,8 @@ def _fit_options(function: Any) -> Any:
     "--editor",
     default=None,
     metavar="NAME",
-    help="Fit a photo editor's own sliders instead of --command: rawtherapee (--param narrows them, e.g. "
-    "--param exposure_compensation=-2:2); --out gets its settings file (look.pp3).",
+    help="Fit a photo editor's own sliders instead of --command: rawtherapee or darktable (--param narrows "
+    "them, e.g. --param exposure_compensation=-2:2); --out gets its settings file (look.pp3, look.xmp).",
 )
 @click.option(
     "--settings",

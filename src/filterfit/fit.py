@@ -151,9 +151,10 @@ def fit(
         with the best values.
     editor : str, optional
         Fit a photo editor's own sliders instead of ``filter``: ``"rawtherapee"``
-        (:mod:`filterfit.editors`); ``space`` narrows them
+        or ``"darktable"`` (:mod:`filterfit.editors`); ``space`` narrows them
         (``["exposure_compensation=-2:2"]``). ``result.editor`` names them and
-        ``out`` gets the editor's settings file (``look.pp3``).
+        ``out`` gets the editor's settings file (``look.pp3``; ``look.xmp``
+        and ``look.dtstyle``).
 
     Examples
     --------

@@ -146,7 +146,7 @@ def load_image(path: str | Path, *, max_pixels: int | None = MAX_PIXELS) -> Imag
     if is_raw(path):
         raise ImageError(
             f"{path} is a camera RAW file, which filterfit does not develop: fit a photo editor's sliders "
-            "(--editor rawtherapee), which opens it as it is, or give a developed TIFF or PNG"
+            "(--editor rawtherapee or darktable), which opens it as it is, or give a developed TIFF or PNG"
         )
     try:
         data = path.read_bytes()

@@ -70,9 +70,12 @@ def write_outputs(result: FitResult, problem: Problem, out: Path, *, painter: Pa
 
 
 def _write_settings(filter: Any, params: dict[str, Any], out: Path) -> list[Path]:
-    """A command's settings files with the best values (``profile.pp3``): what to open in the program."""
+    """A command's settings files with the best values (``profile.pp3``): what to open in the program.
+
+    An editor's other files (darktable's ``look.dtstyle`` beside ``look.xmp``) come too.
+    """
     written = []
-    for settings in getattr(filter, "files", ()):
+    for settings in (*getattr(filter, "files", ()), *getattr(filter, "exports", ())):
         path = out / f"{settings.name}{settings.suffix}"
         path.write_text(settings.render(params), encoding="utf-8")
         written.append(path)

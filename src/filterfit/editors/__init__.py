@@ -1,8 +1,9 @@
-"""Photo editors driven through their own settings files: ``--editor rawtherapee``.
+"""Photo editors driven through their own settings files: ``--editor rawtherapee``, ``--editor darktable``.
 
 Modules:
     base         -- ``Editor`` (a program, its sliders, its settings file), ``Slider``, ``EditorFilter``
     rawtherapee  -- RawTherapee's sliders in its .pp3 profile, rendered by ``rawtherapee-cli``
+    darktable    -- darktable's module parameters packed in an .xmp sidecar, rendered by ``darktable-cli``
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 
 from ..errors import FilterFitError
 from .base import Editor, EditorFilter, Slider
+from .darktable import DARKTABLE
 from .rawtherapee import RAWTHERAPEE
 
 __all__ = ["EDITORS", "Editor", "EditorFilter", "Slider", "editor_filter", "get_editor"]
 
-EDITORS: dict[str, Editor] = {editor.name: editor for editor in (RAWTHERAPEE,)}
+EDITORS: dict[str, Editor] = {editor.name: editor for editor in (RAWTHERAPEE, DARKTABLE)}
 
 
 def get_editor(name: str) -> Editor:

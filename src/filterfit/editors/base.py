@@ -34,7 +34,11 @@ class Slider:
 
     ``name`` is ``section_key`` in snake case (``exposure_compensation`` for
     RawTherapee's [Exposure] Compensation): a parameter name for ``--param``.
-    ``label`` is what the editor's panel shows.
+    ``label`` is what the editor's panel shows. ``spec`` is the format the
+    settings file wants the value in (``f32``: darktable's packed float).
+    ``low`` to ``high`` is the range searched by default; ``limits``, where the
+    editor accepts more than its slider shows (darktable's soft ranges), is how
+    far ``--param`` may extend it.
     """
 
     name: str
@@ -46,6 +50,8 @@ class Slider:
     label: str
     integer: bool = False
     log: bool = False
+    spec: str = ""
+    limits: tuple[float, float] | None = None
 
     def param(self, low: float | None = None, high: float | None = None) -> Param:
         """The slider as a parameter: its whole range, or ``low`` to ``high`` within it (its kind and scale kept)."""
@@ -54,8 +60,16 @@ class Slider:
         return Param(self.name, low=low, high=high, kind=kind, log=self.log)
 
     @property
+    def bounds(self) -> tuple[float, float]:
+        """The widest range the editor accepts."""
+        return self.limits if self.limits is not None else (self.low, self.high)
+
+    @property
     def placeholder(self) -> str:
-        """``{name}``, or ``{name:.0f}`` for a slider the editor reads as a whole number (RawTherapee refuses 43.1)."""
+        """``{name}``, ``{name:.0f}`` for a slider the editor reads as a whole number (RawTherapee refuses 43.1),
+        or ``{name:SPEC}`` in the format the settings file wants."""
+        if self.spec:
+            return f"{{{self.name}:{self.spec}}}"
         return f"{{{self.name}:.0f}}" if self.integer else f"{{{self.name}}}"
 
 
@@ -86,6 +100,10 @@ class Editor:
     reads : tuple of str
         The photo formats the editor opens (``raw``: camera RAW files); another
         is handed over as TIFF.
+    extra_files : dict
+        ``{suffix: settings}``: more of the editor's files that ``--out`` gets
+        with the best values beside the settings file (darktable's ``.dtstyle``),
+        each built as ``settings`` builds the settings file.
     """
 
     name: str
@@ -98,6 +116,7 @@ class Editor:
     settings: Callable[[Sequence[Slider]], str]
     reads: tuple[str, ...] = ("tiff", "jpeg", "raw")
     writes: tuple[str, ...] = ("png", "tiff")
+    extra_files: Mapping[str, Callable[[Sequence[Slider]], str]] = field(default_factory=dict)
     by_name: dict[str, Slider] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -118,10 +137,11 @@ class Editor:
             slider = self.by_name[param.name]
             if param.kind == "choice":
                 raise ParamError(f"--param {param.name}: give {slider.label} a range LOW:HIGH, not choices")
-            if param.low < slider.low or param.high > slider.high:
+            low, high = slider.bounds
+            if param.low < low or param.high > high:
                 raise ParamError(
                     f"--param {param.name}={param.low:g}:{param.high:g} is outside {self.title}'s range for "
-                    f"{slider.label}, {slider.low:g}:{slider.high:g}: give a range within it"
+                    f"{slider.label}, {low:g}:{high:g}: give a range within it"
                 )
             params.append(slider.param(param.low, param.high))  # the editor's kind and scale: a whole number stays one
         return Space(params)
@@ -141,13 +161,16 @@ class EditorFilter:
     def command_filter(self, output_format: str = "png", bit_depth: int = 8) -> CommandFilter:
         """The command and settings file that render the sliders into ``output_format`` at ``bit_depth``."""
         sliders = [self.editor.by_name[name] for name in self.names]
-        look = SettingsFile(
-            "look", self.editor.settings(sliders), self.editor.suffix, f"{self.editor.title}'s settings"
+        title = f"{self.editor.title}'s settings"
+        look = SettingsFile("look", self.editor.settings(sliders), self.editor.suffix, title)
+        extras = tuple(
+            SettingsFile("look", build(sliders), suffix, title) for suffix, build in self.editor.extra_files.items()
         )
         return CommandFilter(
             self.editor.command(output_format, bit_depth),
             timeout=self.timeout,
             files=(look,),
+            exports=extras,
             reads=self.editor.reads,
             private_config=True,
         )

@@ -19,6 +19,7 @@ import re
 import shlex
 import shutil
 import string
+import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,8 +61,13 @@ def format_value(value: Any, spec: str = "") -> str:
 
     Floats print in plain positional notation without trailing zeros
     (``27.0`` -> ``"27"``, ``1e-5`` -> ``"0.00001"``) because not every
-    program parses exponents; a format spec (``{sigma:.2f}``) wins.
+    program parses exponents; a format spec (``{sigma:.2f}``) wins. The spec
+    ``f32`` writes the value as a 32-bit float's four little-endian bytes in
+    hex, as darktable's .xmp keeps a module's parameters (``1.0`` ->
+    ``"0000803f"``).
     """
+    if spec == "f32":
+        return struct.pack("<f", float(value)).hex()
     if spec:
         return format(value, spec)
     if isinstance(value, (float, np.floating)):
@@ -111,7 +117,11 @@ class CommandFilter:
     private_config : bool
         Point the program's configuration and cache folders (``XDG_CONFIG_HOME``,
         ``XDG_CACHE_HOME``) into the RAM scratch folder: a photo editor writes
-        its settings there on every start.
+        its settings there on every start (one folder per thread: two editors
+        must not rewrite one file at once).
+    exports : tuple of SettingsFile
+        Files written only into ``--out`` with the best values, never read by
+        the program during the fit (darktable's ``.dtstyle``).
 
     Examples
     --------
@@ -128,6 +138,7 @@ class CommandFilter:
     files: tuple[SettingsFile, ...] = ()
     reads: tuple[str, ...] = ()
     private_config: bool = False
+    exports: tuple[SettingsFile, ...] = ()
     words: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

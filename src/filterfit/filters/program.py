@@ -75,7 +75,8 @@ def _environment(*, single_thread: bool, private_config: bool = False) -> dict[s
     if single_thread:
         env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
     if private_config:  # a photo editor's options and caches, rewritten on each start: in RAM, apart from the user's
-        env.update(XDG_CONFIG_HOME=f"{scratch}/config", XDG_CACHE_HOME=f"{scratch}/cache")
+        thread = threading.get_ident()  # workers are threads: darktable would lock one config folder for itself
+        env.update(XDG_CONFIG_HOME=f"{scratch}/config-{thread}", XDG_CACHE_HOME=f"{scratch}/cache-{thread}")
     return env
 
 
