@@ -1,63 +1,80 @@
-"""Issue 19's editors benchmark: RawTherapee driven through its own sliders (``--editor rawtherapee``).
+"""Issue 19's editors benchmark: RawTherapee and darktable driven through their own sliders (``--editor``).
 
 - **Overhead**: what filterfit adds to an evaluation over the editor's bare render. The bare
-  render is ``rawtherapee-cli`` run by ``subprocess.run`` on a TIFF with a profile; filterfit's
-  evaluation is the same render in a fit of one worker (the profile written, the program run, its
-  output read, hashed and scored, the study told), as the fit's wall time over its evaluations.
-  The two run in turns, so that the machine's noise falls on both.
+  render is the editor's command line (``rawtherapee-cli``, ``darktable-cli``) run by
+  ``subprocess.run`` on a TIFF with a preset; filterfit's evaluation is the same render in a fit of
+  one worker (the preset written, the program run, its output read, hashed and scored, the study
+  told), as the fit's wall time over its evaluations. The two run in turns, so that the machine's
+  noise falls on both.
+- **Hidden presets and RAW** (``editor_recovery.py``): a preset found again from the pair it makes.
 - **Cross-tool** ("give my photo that look, in my editor"): each of pilgram's filters applied to one
-  bundled photo (the pilgram benchmark's pair photo, 384 px), fitted with RawTherapee's default
-  sliders and, beside it, with filterfit's own ``look="auto"``: how close each gets, in dB PSNR.
+  bundled photo (the pilgram benchmark's pair photo, 384 px), fitted with each editor's default
+  sliders and, beside them, with filterfit's own ``look="auto"``: how close each gets, in dB PSNR.
 """
 
 from __future__ import annotations
 
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import editor_recovery
+from editor_recovery import CASES, RawDevelopment, Recovery, render_preset
 from pilgram_looks import PHOTOS, filter_names, filtered, photo
 
 import filterfit
-from filterfit.editors import RAWTHERAPEE
+from filterfit.editors import EDITORS, get_editor
 from filterfit.images import Image, load_image, save_image, to_float
 from filterfit.look import Look
 from filterfit.metrics import psnr
 
 OVERHEAD_GOAL = 1.10  # filterfit's evaluation over the bare render
-PROFILE = "[Exposure]\nCompensation=0.5\nContrast=15\n\n[Vibrance]\nEnabled=true\nPastels=20\n"
+# The preset of the overhead turns, and the ranges its fit searches.
+OVERHEAD = {
+    "rawtherapee": {
+        "exposure_compensation": (0.5, 0, 1), "exposure_contrast": (15, 0, 30), "vibrance_pastels": (20, 0, 40),
+    },
+    "darktable": {
+        "exposure_exposure": (0.5, 0, 1), "velvia_strength": (25, 0, 50), "colorbalancergb_contrast": (0.1, 0, 0.2),
+    },
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class EditorsPlan:
     overhead_rounds: int  # turns of (bare renders, a fit) each
     overhead_renders: int  # renders per turn, each side
-    filters: int | None  # pilgram filters fitted (None: all)
-    budget: int
+    filters: dict[str, int | None]  # pilgram filters fitted per editor (None: all)
+    budget: int  # the cross-tool fits'
+    seeds: int  # hidden presets per editor
+    recovery_budget: int | None = None  # None: each case's own
+    raw: bool = True
 
     def capped(self, budget: int) -> EditorsPlan:
         return EditorsPlan(
-            self.overhead_rounds, min(self.overhead_renders, budget), self.filters, min(self.budget, budget)
-        )
+            self.overhead_rounds, min(self.overhead_renders, budget), self.filters, min(self.budget, budget),
+            self.seeds, budget, self.raw,
+        )  # fmt: skip
 
 
 PLANS = {
-    "default": EditorsPlan(overhead_rounds=3, overhead_renders=20, filters=None, budget=150),
-    "full": EditorsPlan(overhead_rounds=5, overhead_renders=30, filters=None, budget=300),
-    "quick": EditorsPlan(overhead_rounds=1, overhead_renders=3, filters=1, budget=10),
+    # darktable renders in ~0.8 s, mostly its start-up: the default run fits the first 8 filters in it, all 26 in full.
+    "default": EditorsPlan(3, 20, {"rawtherapee": None, "darktable": 8}, budget=150, seeds=5),
+    "full": EditorsPlan(5, 30, {"rawtherapee": None, "darktable": None}, budget=300, seeds=10),
+    "quick": EditorsPlan(1, 3, {"rawtherapee": 1, "darktable": 1}, budget=10, seeds=1, raw=False),
 }
 
 
 @dataclass(frozen=True)
 class CrossTool:
+    editor: str
     filter: str
     photo: str
-    editor: float  # dB PSNR against pilgram's output: RawTherapee's sliders
+    fitted: float  # dB PSNR against pilgram's output: the editor's sliders
     look: float  # filterfit's look="auto"
     unchanged: float
     editor_s: float
@@ -68,125 +85,173 @@ class CrossTool:
 @dataclass
 class EditorsResults:
     plan: EditorsPlan
-    missing: str | None = None
-    bare_s: list[float] = field(default_factory=list)  # seconds per render, each turn
-    fitted_s: list[float] = field(default_factory=list)  # seconds per evaluation, each turn
+    missing: list[str] = field(default_factory=list)
+    bare_s: dict[str, list[float]] = field(default_factory=dict)  # seconds per render, each turn
+    fitted_s: dict[str, list[float]] = field(default_factory=dict)  # seconds per evaluation, each turn
+    recoveries: list[Recovery] = field(default_factory=list)
+    raws: list[RawDevelopment] = field(default_factory=list)
     cross: list[CrossTool] = field(default_factory=list)
 
-    @property
-    def overhead(self) -> float:
-        return statistics.median(self.fitted_s) / statistics.median(self.bare_s)
+    def overhead(self, editor: str) -> float:
+        return statistics.median(self.fitted_s[editor]) / statistics.median(self.bare_s[editor])
 
 
 def run(mode: str, budget: int | None, log: Any) -> EditorsResults:
     plan = PLANS[mode] if budget is None else PLANS[mode].capped(budget)
     results = EditorsResults(plan)
-    if shutil.which(RAWTHERAPEE.program) is None:
-        results.missing = RAWTHERAPEE.program
-        return results
-    with tempfile.TemporaryDirectory(prefix="filterfit-editors-") as folder:
-        _overhead(results, Path(folder), log)
-    for index, name in enumerate(filter_names()[: plan.filters]):
-        results.cross.append(cross_tool(index, name, plan.budget))
-        row = results.cross[-1]
-        log(f"editors {name}: RawTherapee {row.editor:.1f} dB ({row.editor_s:.1f} s), look {row.look:.1f} dB")
+    present = []
+    for name, editor in EDITORS.items():
+        (present if shutil.which(editor.program) else results.missing).append(name)
+    for name in present:
+        with tempfile.TemporaryDirectory(prefix="filterfit-editors-") as folder:
+            _overhead(results, name, Path(folder), log)
+    for case in CASES:
+        for seed in range(plan.seeds if case.editor in present else 0):
+            results.recoveries.append(editor_recovery.recover(case, seed, plan.recovery_budget or case.budget))
+            row = results.recoveries[-1]
+            log(f"editors {case.editor} hidden preset {seed}: {row.psnr:.1f} dB, worst slider {row.worst:.2f} %")
+    for name in present if plan.raw else ():
+        results.raws.append(editor_recovery.develop_raw(name))
+        log(f"editors {name} RAW: {results.raws[-1].psnr:.1f} dB")
+    _cross_tool_all(results, present, log)
     return results
 
 
-def _overhead(results: EditorsResults, folder: Path, log: Any) -> None:
-    """Bare renders and a one-worker fit of the same profile's sliders, in turns."""
-    source = folder / "photo.tif"
-    save_image(to_float(photo(PHOTOS[0])), source)
-    profile = folder / "look.pp3"
-    profile.write_text(PROFILE, encoding="utf-8")
+def _overhead(results: EditorsResults, name: str, folder: Path, log: Any) -> None:
+    """Bare renders and a one-worker fit of the same preset's sliders, in turns."""
+    editor = get_editor(name)
+    source = save_image(to_float(photo(PHOTOS[0])), folder / "photo.tif")
+    values = {slider: value for slider, (value, _, _) in OVERHEAD[name].items()}
+    preset = folder / f"look{editor.suffix}"
+    preset.write_text(editor.filter(list(values)).command_filter().files[0].render(values), encoding="utf-8")
     target = folder / "target.png"
-    _bare(profile, source, target)
-    space = ["exposure_compensation=0:1", "exposure_contrast=0:30", "vibrance_pastels=0:40"]
+    render_preset(editor, preset, source, target)
+    space = [f"{slider}={low:g}:{high:g}" for slider, (_, low, high) in OVERHEAD[name].items()]
     renders = results.plan.overhead_renders
+    bare, fitted = results.bare_s.setdefault(name, []), results.fitted_s.setdefault(name, [])
     for _ in range(results.plan.overhead_rounds):
         started = time.perf_counter()
         for _ in range(renders):
-            _bare(profile, source, folder / "bare.png")
-        results.bare_s.append((time.perf_counter() - started) / renders)
+            render_preset(editor, preset, source, folder / "bare.png")
+        bare.append((time.perf_counter() - started) / renders)
         fit = filterfit.fit(
-            editor="rawtherapee", space=space, source=source, target=target, strategy="random", budget=renders,
-            workers=1, seed=len(results.bare_s), probes=0, stop_below=0,
+            editor=name, space=space, source=source, target=target, strategy="random", budget=renders,
+            workers=1, seed=len(bare), probes=0, stop_below=0,
         )  # fmt: skip
-        results.fitted_s.append(fit.elapsed_s / fit.evaluations)
-        log(f"editors overhead: bare {results.bare_s[-1]:.3f} s, evaluation {results.fitted_s[-1]:.3f} s")
+        fitted.append(fit.elapsed_s / fit.evaluations)
+        log(f"editors {name} overhead: bare {bare[-1]:.3f} s, evaluation {fitted[-1]:.3f} s")
 
 
-def _bare(profile: Path, source: Path, output: Path) -> None:
-    argv = ["rawtherapee-cli", "-q", "-o", str(output), "-p", str(profile), "-n", "-b8", "-Y", "-c", str(source)]
-    subprocess.run(argv, check=True, capture_output=True)
+def _cross_tool_all(results: EditorsResults, present: list[str], log: Any) -> None:
+    """Each filter fitted by the look once and by every editor that takes it."""
+    names = filter_names()
+    wanted = {editor: names[: results.plan.filters.get(editor)] for editor in present}
+    for index, name in enumerate(names):
+        editors = [editor for editor in present if name in wanted[editor]]
+        if not editors:
+            continue
+        look = _look(index, name, results.plan.budget)
+        for editor in editors:
+            results.cross.append(cross_tool(index, name, results.plan.budget, editor, look))
+            row = results.cross[-1]
+            log(f"editors {name}: {editor} {row.fitted:.1f} dB ({row.editor_s:.1f} s), look {row.look:.1f} dB")
 
 
-def cross_tool(index: int, name: str, budget: int) -> CrossTool:
-    """pilgram's ``name`` on the pilgram benchmark's pair photo, fitted by RawTherapee's sliders and by the look."""
+def _pair(index: int, name: str) -> tuple[str, Any, Any]:
     photo_name = PHOTOS[index % len(PHOTOS)]
-    source, target = to_float(photo(photo_name)), filtered(name, photo(photo_name))
+    return photo_name, to_float(photo(photo_name)), filtered(name, photo(photo_name))
+
+
+def _look(index: int, name: str, budget: int) -> tuple[float, float]:
+    """filterfit's own look="auto" on the filter's pair: its PSNR and seconds."""
+    _, source, target = _pair(index, name)
+    started = time.perf_counter()
+    look = filterfit.fit(look="auto", source=source, target=target, budget=budget, workers=2, seed=index, probes=0)
+    return psnr(target, Look.from_dict(look.look).apply(source)), time.perf_counter() - started
+
+
+def cross_tool(index: int, name: str, budget: int, editor: str, look: tuple[float, float]) -> CrossTool:
+    """pilgram's ``name`` on the pilgram benchmark's pair photo, fitted by an editor's default sliders."""
+    photo_name, source, target = _pair(index, name)
     with tempfile.TemporaryDirectory(prefix="filterfit-editors-") as folder:
         out = Path(folder) / "out"
         started = time.perf_counter()
         fitted = filterfit.fit(
-            editor="rawtherapee", source=Image(source), target=Image(target), budget=budget, workers=2, seed=index,
+            editor=editor, source=Image(source), target=Image(target), budget=budget, workers=2, seed=index,
             probes=0, out=out,
         )  # fmt: skip
         editor_s = time.perf_counter() - started
         editor_psnr = psnr(target, load_image(out / "best.png").pixels)
-    started = time.perf_counter()
-    look = filterfit.fit(look="auto", source=source, target=target, budget=budget, workers=2, seed=index, probes=0)
-    look_s = time.perf_counter() - started
-    look_psnr = psnr(target, Look.from_dict(look.look).apply(source))
-    moved = sum(value != RAWTHERAPEE.by_name[key].neutral for key, value in fitted.best_params.items())
-    return CrossTool(name, photo_name, editor_psnr, look_psnr, psnr(target, source), editor_s, look_s, moved)
+    sliders = get_editor(editor).by_name
+    moved = sum(value != sliders[key].neutral for key, value in fitted.best_params.items())
+    return CrossTool(editor, name, photo_name, editor_psnr, *look[:1], psnr(target, source), editor_s, look[1], moved)
 
 
 # -- the report ------------------------------------------------------------------
 
 
 def render(results: EditorsResults) -> str:
-    heading = "## Photo editors: RawTherapee's own sliders (issue 19)"
+    heading = "## Photo editors: RawTherapee's and darktable's own sliders (issue 19)"
+    parts = [heading]
     if results.missing:
-        return f"{heading}\n\nNot measured: {results.missing} is not installed (`make test` installs it).\n"
-    return "\n\n".join([heading, _overhead_text(results), _cross_text(results)]) + "\n"
+        parts.append(
+            f"Not measured for {', '.join(results.missing)}: not installed (`make test` installs the editors)."
+        )
+    if results.bare_s:
+        parts.append(_overhead_text(results))
+    if results.recoveries or results.raws:
+        parts.append(editor_recovery.render(results.recoveries, results.raws))
+    if results.cross:
+        parts.append(_cross_text(results))
+    return "\n\n".join(parts) + "\n"
 
 
 def _overhead_text(results: EditorsResults) -> str:
     plan = results.plan
-    turns = " / ".join(f"{b:.3f} vs {f:.3f}" for b, f in zip(results.bare_s, results.fitted_s))
-    met = "yes" if results.overhead <= OVERHEAD_GOAL else "**no**"
+    rows = []
+    for name in results.bare_s:
+        bare, fitted = results.bare_s[name], results.fitted_s[name]
+        turns = " / ".join(f"{b:.3f} vs {f:.3f}" for b, f in zip(bare, fitted))
+        rows.append(
+            f"| {name}: an evaluation <= {OVERHEAD_GOAL:.2f}x the bare render | {results.overhead(name):.3f}x "
+            f"(median {statistics.median(fitted):.3f} s vs {statistics.median(bare):.3f} s; each turn, bare vs "
+            f"evaluation: {turns}) | {'yes' if results.overhead(name) <= OVERHEAD_GOAL else '**no**'} |"
+        )
     return (
         "### Overhead of an evaluation over the bare render\n\n"
-        f"`rawtherapee-cli -q -o OUT -p look.pp3 -n -b8 -Y -c photo.tif` on the {PHOTOS[0]} photo at 384 px, "
-        f"{plan.overhead_renders} bare renders by `subprocess.run`, then a fit of {plan.overhead_renders} "
-        f"evaluations (random, 1 worker, 3 sliders, no probes) on the same files, {plan.overhead_rounds} turns; "
-        "an evaluation is the fit's wall time over its evaluations (Optuna's bookkeeping included).\n\n"
-        "| goal | measured | met |\n|---|---|---|\n"
-        f"| an evaluation <= {OVERHEAD_GOAL:.2f}x the bare render | {results.overhead:.3f}x "
-        f"(median {statistics.median(results.fitted_s):.3f} s vs {statistics.median(results.bare_s):.3f} s; "
-        f"each turn, bare vs evaluation: {turns}) | {met} |"
+        f"The editor's command line (`rawtherapee-cli -q -o OUT -p look.pp3 -n -b8 -Y -c photo.tif`, "
+        f"`darktable-cli photo.tif look.xmp OUT --apply-custom-presets false --core --library :memory:`) on the "
+        f"{PHOTOS[0]} photo at 384 px, {plan.overhead_renders} bare renders by `subprocess.run`, then a fit of "
+        f"{plan.overhead_renders} evaluations (random, 1 worker, 3 sliders, no probes) on the same files, "
+        f"{plan.overhead_rounds} turns; an evaluation is the fit's wall time over its evaluations (Optuna's "
+        "bookkeeping included).\n\n| goal | measured | met |\n|---|---|---|\n" + "\n".join(rows)
     )
 
 
 def _cross_text(results: EditorsResults) -> str:
     rows = results.cross
-    if not rows:
-        return ""
     table = "\n".join(
-        f"| {r.filter} | {r.photo} | {r.editor:.1f} | {r.look:.1f} | {r.unchanged:.1f} | {r.sliders_moved} | "
-        f"{r.editor_s:.1f} | {r.look_s:.1f} |"
+        f"| {r.filter} | {r.photo} | {r.editor} | {r.fitted:.1f} | {r.look:.1f} | {r.unchanged:.1f} | "
+        f"{r.sliders_moved} | {r.editor_s:.1f} | {r.look_s:.1f} |"
         for r in rows
     )
-    medians = [statistics.median(getattr(r, key) for r in rows) for key in ("editor", "look", "unchanged")]
-    better = sum(r.editor > r.unchanged for r in rows)
+    summaries = []
+    for editor in dict.fromkeys(r.editor for r in rows):
+        mine = [r for r in rows if r.editor == editor]
+        fitted, look, unchanged = (
+            statistics.median(getattr(r, key) for r in mine) for key in ("fitted", "look", "unchanged")
+        )
+        better = sum(r.fitted > r.unchanged for r in mine)
+        summaries.append(
+            f"{editor} ({len(get_editor(editor).default)} default sliders, {len(mine)} filters): median "
+            f"{fitted:.1f} dB against the look's {look:.1f} dB and {unchanged:.1f} dB unchanged on the same "
+            f"filters; better than unchanged on {better} of {len(mine)}"
+        )
     return (
-        "### Cross-tool: pilgram's filters in RawTherapee's sliders\n\n"
-        f"Each filter on its pair photo (as the pilgram section), fitted with RawTherapee's {len(RAWTHERAPEE.default)} "
-        f"default sliders (budget {results.plan.budget}, 2 workers, no probes; PSNR of best.png, RawTherapee's own "
-        f'render) and with `look="auto"` at the same budget. Medians: RawTherapee {medians[0]:.1f} dB, the look '
-        f"{medians[1]:.1f} dB, unchanged {medians[2]:.1f} dB; RawTherapee improves on unchanged for {better} of "
-        f"{len(rows)} filters.\n\n"
-        "| filter | photo | RawTherapee dB | look auto dB | unchanged dB | sliders moved | RawTherapee s | look s |\n"
-        "|---|---|---|---|---|---|---|---|\n" + table
+        "### Cross-tool: pilgram's filters in the editors' sliders\n\n"
+        f"Each filter on its pair photo (as the pilgram section), fitted with an editor's default sliders (budget "
+        f"{results.plan.budget}, 2 workers, no probes; PSNR of best.png, the editor's own render) and with "
+        f'`look="auto"` at the same budget. ' + "; ".join(summaries) + ".\n\n"
+        "| filter | photo | editor | editor dB | look auto dB | unchanged dB | sliders moved | editor s | look s |\n"
+        "|---|---|---|---|---|---|---|---|---|\n" + table
     )

@@ -7,7 +7,8 @@ issue 3 asks for (wall time vs a bound, parallel speed-up, disk writes), on prob
 study's record, wall time with and without it, what a resume renders again); then the looks: filterfit's own
 random looks (issue 4, ``looks.py``) and every filter of pilgram, a third party's Instagram-style looks
 (issue 18, ``pilgram_looks.py``), beside color-matcher and a least-squares LUT (``lut_peer.py``); then
-RawTherapee driven through its own sliders (issue 19, ``editors.py``): its overhead and pilgram's filters in it.
+RawTherapee and darktable driven through their own sliders (issue 19, ``editors.py``, ``editor_recovery.py``):
+the overhead, hidden presets and RAWs found again, and pilgram's filters in them.
 
     python benchmarks/run.py              # default: every issue's figures (~40 min on 2 cores, see below)
     python benchmarks/run.py --quick      # 1 seed, small budgets: a smoke test (~1 min)

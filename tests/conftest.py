@@ -7,6 +7,7 @@ Everything is generated at test time; no binary fixture is committed. The
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,9 @@ from filterfit.images import save_image
 from filterfit.result import FitResult
 
 HEIGHT, WIDTH = 48, 64
+
+# The benchmark's helpers that the tests share (camera_raw.write_dng): importable by name, after everything else.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -300,10 +300,13 @@ def test_the_pilgram_section_is_in_the_report(report: str) -> None:
 
 
 def test_the_editors_section_is_in_the_report(report: str) -> None:
-    section = report.split("## Photo editors: RawTherapee's own sliders (issue 19)", 1)[1]
-    assert "| an evaluation <= 1.10x the bare render |" in section
-    rows = [line for line in section.splitlines() if line.startswith("| _1977 | astronaut |")]
-    assert len(rows) == 1  # --quick: the first filter, RawTherapee's sliders beside the look
+    section = report.split("## Photo editors: RawTherapee's and darktable's own sliders (issue 19)", 1)[1]
+    for editor in ("rawtherapee", "darktable"):
+        assert f"| {editor}: an evaluation <= 1.10x the bare render |" in section
+        assert f"| {editor}: the written preset >= 45 dB from the target, 1 seeds |" in section
+        assert len([line for line in section.splitlines() if line.startswith(f"| {editor} | 0 | astronaut |")]) == 1
+        # --quick: the first filter, in each editor's sliders beside the look
+        assert len([line for line in section.splitlines() if line.startswith(f"| _1977 | astronaut | {editor} |")]) == 1
 
 
 @pytest.mark.usefixtures("benchmark_modules")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from camera_raw import write_dng
 from click.testing import CliRunner
 from PIL import Image as PILImage
 from skimage import data
-from test_editors import write_dng
 
 import filterfit
 from filterfit.cli import cli

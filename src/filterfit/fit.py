@@ -202,7 +202,9 @@ def _build_problem(job: Job) -> tuple[Problem, Strategy]:
     problem = _problem(job.filter, job.space, job.images, job.metric, job.mask, job.workers)
     strategy = get_strategy(job.strategy, job.space, seed=job.seed, budget=job.budget, workers=job.workers)
     if isinstance(job.filter, Look):
-        strategy.hint(_look_start(job.filter, job.space))
+        strategy.hint(_edit_start(job.filter.params, job.space))
+    elif isinstance(job.filter, EditorFilter) and _inside(job.filter.neutral(), job.space):
+        strategy.hint(_edit_start(job.filter.neutral(), job.space))
     return problem, strategy
 
 
@@ -358,20 +360,33 @@ def _problem(
     return Problem(prepared, space, pairs, metric, mask=mask)
 
 
-def _look_start(look: Look, space: Space) -> list[dict[str, Any]]:
-    """The look as given (neutral unless the caller set values), as the first start of the search.
+def _edit_start(values: Mapping[str, Any], space: Space) -> list[dict[str, Any]]:
+    """The edit's values as given (a look's, neutral unless the caller set them; an editor's sliders at
+    neutral), within the space, as the first start of the search.
 
     A photo's edit is a departure from the unedited photo, and least squares from there reaches
     the edit; from the best point of a scan of 12 dimensions it ended in a far-off local minimum
-    on 2 of the 10 paired looks of the benchmark (37 and 46 dB instead of 59).
+    on 2 of the 10 paired looks of the benchmark (37 and 46 dB instead of 59). An editor's 8
+    sliders went the same way: the scans spent 103 of 150 evaluations reaching a point 40 %
+    of the ranges away from a hidden preset, and least squares had 47 left.
     """
     start = {}
     for param in space:
-        value = look.params.get(param.name)
+        value = values.get(param.name)
         if value is None or not param.numeric:
             return []  # a space of the caller's that is not the look's: nothing to start from
         start[param.name] = param.snap(min(max(value, param.low), param.high))
     return [start]
+
+
+def _inside(values: Mapping[str, Any], space: Space) -> bool:
+    """Every value strictly inside its range.
+
+    An editor's neutral on a range's edge (darktable's velvia strength 0 in 0:60) is where the
+    slider starts to act: least squares from there measured flat renders, took the slider for one
+    that acts in steps and ended 200 evaluations at rmse 8e-4, where the scan's start was exact in 73.
+    """
+    return all(param.low < values.get(param.name, param.low) < param.high for param in space if param.numeric)
 
 
 def _paths(images: Iterable[Image]) -> list[str | None]:

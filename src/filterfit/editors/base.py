@@ -190,6 +190,10 @@ class EditorFilter:
     def describe(self) -> str:
         return f"{self.editor.name}: {', '.join(self.names)}"
 
+    def neutral(self) -> dict[str, float]:
+        """Every slider where it leaves the photo as it is."""
+        return {name: self.editor.by_name[name].neutral for name in self.names}
+
     def develop(self, path: Path, *, bit_depth: int = 16) -> Image:
         """A camera RAW file as the editor develops it with every slider at neutral.
 
@@ -203,7 +207,7 @@ class EditorFilter:
         if not path.is_file():
             raise ImageError(f"image not found: {path} (check the path)")
         raw = Image(np.zeros((1, 1, 3), dtype=np.float32), bit_depth, "raw", path)
-        neutral = {name: self.editor.by_name[name].neutral for name in self.names}
+        neutral = self.neutral()
         stand_in = Image(raw.pixels, bit_depth, "tiff")  # what the editor is asked to write: a 16-bit TIFF
         try:
             pixels = (

@@ -117,8 +117,8 @@ class CommandFilter:
     private_config : bool
         Point the program's configuration and cache folders (``XDG_CONFIG_HOME``,
         ``XDG_CACHE_HOME``) into the RAM scratch folder: a photo editor writes
-        its settings there on every start (one folder per thread: two editors
-        must not rewrite one file at once).
+        its settings there on every start (one folder per program running at
+        once: darktable locks its own).
     exports : tuple of SettingsFile
         Files written only into ``--out`` with the best values, never read by
         the program during the fit (darktable's ``.dtstyle``).

@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.util import Finalize
 from pathlib import Path
 
@@ -33,13 +34,26 @@ def run_program(
     argv: list[str], stdin: bytes | None, *, timeout: float, single_thread: bool, private_config: bool = False
 ) -> bytes:
     """Run ``argv`` and return its stdout; a failure to start, a timeout or a failure exit is an EvaluationError."""
+    with _private_folders(private_config) as folders:
+        env = _environment(single_thread=single_thread, folders=folders)
+        process, stdout, stderr = _communicate(argv, stdin, env, timeout)
+    if process.returncode < 0:
+        raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
+    if process.returncode != 0:
+        raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
+    return stdout
+
+
+def _communicate(
+    argv: list[str], stdin: bytes | None, env: dict[str, str], timeout: float
+) -> tuple[subprocess.Popen[bytes], bytes, bytes]:
     try:
         process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(single_thread=single_thread, private_config=private_config),
+            env=env,
             start_new_session=True,  # so a timeout kills the program's children too
         )
     except FileNotFoundError:
@@ -58,15 +72,35 @@ def run_program(
     finally:
         with _RUNNING_LOCK:
             _RUNNING.discard(process)
-    if process.returncode < 0:
-        raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
-    if process.returncode != 0:
-        raise EvaluationError(f"exit code {process.returncode}: {_excerpt(stderr)}")
-    return stdout
+    return process, stdout, stderr
 
 
-def _environment(*, single_thread: bool, private_config: bool = False) -> dict[str, str]:
-    """The environment a program runs in: temporary files in RAM, one thread and a private configuration when asked."""
+# Private configuration folders in use by a running program: each program running at once gets its own
+# (darktable locks its folder for itself), and a folder freed is reused, caches and all, by the next.
+_FOLDERS_IN_USE: set[int] = set()
+_FOLDERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _private_folders(wanted: bool) -> Iterator[dict[str, str]]:
+    """``XDG_CONFIG_HOME`` and ``XDG_CACHE_HOME`` in the RAM scratch, no other running program's (when wanted)."""
+    if not wanted:
+        yield {}
+        return
+    with _FOLDERS_LOCK:
+        slot = next(number for number in itertools.count() if number not in _FOLDERS_IN_USE)
+        _FOLDERS_IN_USE.add(slot)
+    scratch = scratch_folder()
+    try:
+        yield {"XDG_CONFIG_HOME": f"{scratch}/config-{slot}", "XDG_CACHE_HOME": f"{scratch}/cache-{slot}"}
+    finally:
+        with _FOLDERS_LOCK:
+            _FOLDERS_IN_USE.discard(slot)
+
+
+def _environment(*, single_thread: bool, folders: dict[str, str]) -> dict[str, str]:
+    """The environment a program runs in: temporary files in RAM, one thread when asked, and private ``folders``
+    (a photo editor's options and caches, rewritten on each start: in RAM, apart from the user's)."""
     env = dict(os.environ)
     # ImageMagick spools piped images to temporary files; keep those (and any other program's) in RAM.
     scratch = str(scratch_folder())
@@ -74,9 +108,7 @@ def _environment(*, single_thread: bool, private_config: bool = False) -> dict[s
         env.setdefault(name, scratch)
     if single_thread:
         env.update(MAGICK_THREAD_LIMIT="1", OMP_NUM_THREADS="1", OMP_THREAD_LIMIT="1")
-    if private_config:  # a photo editor's options and caches, rewritten on each start: in RAM, apart from the user's
-        thread = threading.get_ident()  # workers are threads: darktable would lock one config folder for itself
-        env.update(XDG_CONFIG_HOME=f"{scratch}/config-{thread}", XDG_CACHE_HOME=f"{scratch}/cache-{thread}")
+    env.update(folders)
     return env
 
 
