@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import shlex
 import statistics
 import subprocess
 import tempfile
@@ -96,7 +95,7 @@ class RawDevelopment:
     editor: str
     psnr: float  # the written preset developing the DNG again, against the camera JPEG
     ceiling: float  # the hidden preset's own development against its JPEG: what the JPEG's compression leaves
-    hidden: float  # the written preset's development against the hidden preset's (both PNG)
+    against_hidden: float  # the written preset's development against the hidden preset's (both PNG)
     truth: float
     found: float
     evaluations: int
@@ -114,10 +113,9 @@ def hidden_values(case: Case, editor: Editor, seed: int) -> dict[str, float]:
 
 def render_preset(editor: Editor, preset: Path, source: Path, output: Path) -> None:
     """The editor's own command line (as ``filterfit export --command`` prints it) on a written preset, to PNG."""
-    words = shlex.split(editor.command("png", 8))
-    names = {"{input}": str(source), "{output}": str(output), "{look}": str(preset)}
-    output.unlink(missing_ok=True)
-    subprocess.run([names.get(word, word) for word in words], check=True, capture_output=True)
+    argv = editor.filter([]).command_filter("png", 8).argv({}, str(source), str(output), {"look": str(preset)})
+    output.unlink(missing_ok=True)  # darktable writes NAME_01.png beside a NAME.png that is there
+    subprocess.run(argv, check=True, capture_output=True)
 
 
 def recover(case: Case, seed: int, budget: int) -> Recovery:
@@ -162,7 +160,7 @@ def develop_raw(editor_name: str) -> RawDevelopment:
         folder = Path(name)
         raw = write_dng(folder / "photo.dng", np.asarray(photo(PHOTOS[0]))[:320, :320])
         hidden = folder / f"hidden{editor.suffix}"
-        hidden.write_text(editor.filter([slider]).command_filter().files[0].render({slider: truth}))
+        hidden.write_text(editor.filter([slider]).preset({slider: truth}))
         render_preset(editor, hidden, raw, folder / "developed.png")
         camera = folder / "camera.jpg"  # the camera's JPEG: the editor's development, saved as a camera saves it
         PILImage.open(folder / "developed.png").convert("RGB").save(camera, quality=CAMERA_QUALITY, subsampling=0)
@@ -241,7 +239,7 @@ def _recovery_table(rows: list[Recovery]) -> str:
 
 def _raw_text(raws: list[RawDevelopment]) -> str:
     rows = "\n".join(
-        f"| {r.editor} | {r.psnr:.1f} | {r.ceiling:.1f} | {r.hidden:.1f} | {r.truth:g} | {r.found:.4f} | "
+        f"| {r.editor} | {r.psnr:.1f} | {r.ceiling:.1f} | {r.against_hidden:.1f} | {r.truth:g} | {r.found:.4f} | "
         f"{r.evaluations} | {r.seconds:.0f} | {_met(r.psnr >= RAW_GOAL_DB)} |"
         for r in raws
     )

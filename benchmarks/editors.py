@@ -123,7 +123,7 @@ def _overhead(results: EditorsResults, name: str, folder: Path, log: Any) -> Non
     source = save_image(to_float(photo(PHOTOS[0])), folder / "photo.tif")
     values = {slider: value for slider, (value, _, _) in OVERHEAD[name].items()}
     preset = folder / f"look{editor.suffix}"
-    preset.write_text(editor.filter(list(values)).command_filter().files[0].render(values), encoding="utf-8")
+    preset.write_text(editor.filter(list(values)).preset(values), encoding="utf-8")
     target = folder / "target.png"
     render_preset(editor, preset, source, target)
     space = [f"{slider}={low:g}:{high:g}" for slider, (_, low, high) in OVERHEAD[name].items()]
@@ -184,7 +184,8 @@ def cross_tool(index: int, name: str, budget: int, editor: str, look: tuple[floa
         editor_psnr = psnr(target, load_image(out / "best.png").pixels)
     sliders = get_editor(editor).by_name
     moved = sum(value != sliders[key].neutral for key, value in fitted.best_params.items())
-    return CrossTool(editor, name, photo_name, editor_psnr, *look[:1], psnr(target, source), editor_s, look[1], moved)
+    look_psnr, look_s = look
+    return CrossTool(editor, name, photo_name, editor_psnr, look_psnr, psnr(target, source), editor_s, look_s, moved)
 
 
 # -- the report ------------------------------------------------------------------

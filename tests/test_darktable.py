@@ -42,8 +42,7 @@ def darktable(source: Path, sidecar: Path, output: Path, *options: str) -> None:
 
 def sidecar(names: list[str], values: dict[str, float], path: Path) -> Path:
     """The .xmp filterfit writes for these values, as a file darktable-cli can be given."""
-    look = DARKTABLE.filter(names).command_filter().files[0]
-    path.write_text(look.render(values))
+    path.write_text(DARKTABLE.filter(names).preset(values))
     return path
 
 

@@ -190,6 +190,10 @@ class EditorFilter:
     def describe(self) -> str:
         return f"{self.editor.name}: {', '.join(self.names)}"
 
+    def preset(self, values: Mapping[str, Any]) -> str:
+        """The editor's settings file with these values: what ``--out`` writes (``look.pp3``, ``look.xmp``)."""
+        return self.command_filter().files[0].render(values)
+
     def neutral(self) -> dict[str, float]:
         """Every slider where it leaves the photo as it is."""
         return {name: self.editor.by_name[name].neutral for name in self.names}

@@ -33,10 +33,11 @@ __all__ = ["DARKTABLE", "MODULES", "style"]
 # The blend parameters darktable 4.2 writes for each of these modules at their defaults (blending off),
 # as read back from its own export: a history entry or a style carries them beside the module's parameters.
 BLEND_VERSION = 11
+BLEND_PARAMS = "gz10eJxjYGBgYAFiCQYYOOHEgAZY0QVwggZ7CB6pfOygYtaVAyCMi08IAAB/xiOk"
 # The module order darktable 4.2 gives a newly imported photo (v3.0); an .xmp that names none is read in
 # the legacy order, in which velvia comes elsewhere and a style would not render as the .xmp does.
 IOP_ORDER = 2
-BLEND_PARAMS = "gz10eJxjYGBgYAFiCQYYOOHEgAZY0QVwggZ7CB6pfOygYtaVAyCMi08IAAB/xiOk"
+STYLE_NAME = "filterfit look"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,6 @@ class Module:
 
     operation: str
     version: int
-    title: str
     fields: tuple[Field, ...]
 
     def params(self, fitted: Mapping[str, Slider]) -> str:
@@ -105,7 +105,6 @@ def _curve_fields() -> tuple[Field, ...]:
 EXPOSURE = Module(
     "exposure",
     6,
-    "exposure",
     _ints(("mode", 0))
     + _floats(("black", 0.0), ("exposure", 0.0), ("deflicker_percentile", 50.0), ("deflicker_target_level", -4.0))
     + _ints(("compensate_exposure_bias", 0)),
@@ -127,22 +126,20 @@ COLOR_BALANCE_NONZERO = {
 COLOR_BALANCE_RGB = Module(
     "colorbalancergb",
     5,
-    "color balance rgb",
     _floats(*((name, COLOR_BALANCE_NONZERO.get(name, 0.0)) for name in COLOR_BALANCE_FLOATS))
     + _ints(("saturation_formula", 1)),  # darktable UCS (2022), the default of a new instance
 )
-VELVIA = Module("velvia", 2, "velvia", _floats(("strength", 0.0), ("bias", 1.0)))
+VELVIA = Module("velvia", 2, _floats(("strength", 0.0), ("bias", 1.0)))
 VIGNETTE = Module(
     "vignette",
     4,
-    "vignetting",
     _floats(("scale", 80.0), ("falloff_scale", 50.0), ("brightness", 0.0), ("saturation", 0.0))
     + _floats(("center.x", 0.0), ("center.y", 0.0))
     + _ints(("autoratio", 0))
     + _floats(("whratio", 1.0), ("shape", 1.0))
     + _ints(("dithering", 0), ("unbound", 1)),
 )
-RGB_CURVE = Module("rgbcurve", 1, "rgb curve", _curve_fields())
+RGB_CURVE = Module("rgbcurve", 1, _curve_fields())
 MODULES = {module.operation: module for module in (EXPOSURE, COLOR_BALANCE_RGB, VELVIA, VIGNETTE, RGB_CURVE)}
 
 
@@ -195,11 +192,10 @@ def command(output_format: str, bit_depth: int) -> str:
 
 
 def _history(sliders: Sequence[Slider]) -> list[tuple[Module, str]]:
-    """Each module a slider belongs to, in darktable's panel order, with its parameters' template."""
-    names = {slider.name for slider in sliders}
+    """Each module a slider belongs to, with its parameters' template (darktable orders the pipeline itself)."""
     entries = []
     for module in MODULES.values():
-        fitted = {s.key: s for s in SLIDERS if s.section == module.operation and s.name in names}
+        fitted = {slider.key: slider for slider in sliders if slider.section == module.operation}
         if fitted:
             entries.append((module, module.params(fitted)))
     return entries
@@ -232,7 +228,7 @@ def sidecar(sliders: Sequence[Slider]) -> str:
 """
 
 
-def style(sliders: Sequence[Slider], name: str = "filterfit look") -> str:
+def style(sliders: Sequence[Slider]) -> str:
     """The .dtstyle template: the same modules as a style, to import in darktable's styles module."""
     plugins = "\n".join(
         f"""  <plugin>
@@ -251,7 +247,7 @@ def style(sliders: Sequence[Slider], name: str = "filterfit look") -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <darktable_style version="1.0">
  <info>
-  <name>{escape(name)}</name>
+  <name>{escape(STYLE_NAME)}</name>
   <description>fitted by filterfit</description>
  </info>
  <style>
