@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import shlex
 import statistics
 import subprocess
 import tempfile
@@ -72,6 +73,17 @@ CASES = (
         },
         200,
     ),  # fmt: skip
+    Case(
+        "gimp",
+        {
+            "levels_gamma": (0.5, 2),
+            "brightness_contrast_contrast": (-0.3, 0.3),
+            "color_balance_midtones_cyan_red": (-30, 30),
+            "color_balance_midtones_yellow_blue": (-30, 30),
+            "hue_saturation_saturation": (-30, 30),
+        },
+        150,
+    ),  # fmt: skip
 )
 # The RAW cases: the slider hidden and its range.
 RAW_CASES = {"rawtherapee": ("exposure_compensation", 0.7, (-2, 2)), "darktable": ("exposure_exposure", 1.2, (0, 2))}
@@ -116,6 +128,8 @@ def render_preset(editor: Editor, preset: Path, source: Path, output: Path) -> N
     argv = editor.filter([]).command_filter("png", 8).argv({}, str(source), str(output), {"look": str(preset)})
     output.unlink(missing_ok=True)  # darktable writes NAME_01.png beside a NAME.png that is there
     subprocess.run(argv, check=True, capture_output=True)
+    if not output.exists():  # GIMP's batch mode exits 0 when its script fails
+        raise RuntimeError(f"{editor.title} wrote no {output.name}: {shlex.join(argv)}")
 
 
 def recover(case: Case, seed: int, budget: int) -> Recovery:
@@ -190,7 +204,9 @@ def render(recoveries: list[Recovery], raws: list[RawDevelopment]) -> str:
         "PNG pair (2 workers, default probes) and the preset `--out` writes is rendered again by the editor's own "
         "command line. Sliders: RawTherapee's exposure compensation, contrast, saturation, lightness, vibrance "
         "(pastels, saturated) and the parametric curve's lights and darks; darktable's exposure, black level, "
-        "velvia strength, color balance rgb contrast and saturation. 'identified' leaves out the sliders the fit "
+        "velvia strength, color balance rgb contrast and saturation; GIMP's levels gamma, brightness-contrast's "
+        "contrast, color balance's midtones cyan-red and yellow-blue, and hue-saturation's saturation. "
+        "'identified' leaves out the sliders the fit "
         "flagged as trading off with another."
     )
     lines = ["| goal | measured | met |", "|---|---|---|"]

@@ -1,11 +1,13 @@
-"""Issue 19's editors benchmark: RawTherapee and darktable driven through their own sliders (``--editor``).
+"""Issue 19's editors benchmark: RawTherapee, darktable and GIMP driven through their own sliders (``--editor``).
 
 - **Overhead**: what filterfit adds to an evaluation over the editor's bare render. The bare
   render is the editor's command line (``rawtherapee-cli``, ``darktable-cli``) run by
   ``subprocess.run`` on a TIFF with a preset; filterfit's evaluation is the same render in a fit of
   one worker (the preset written, the program run, its output read, hashed and scored, the study
   told), as the fit's wall time over its evaluations. The two run in turns, so that the machine's
-  noise falls on both.
+  noise falls on both. GIMP's bare render is its script sent by this benchmark to a ``gimp-console``
+  it keeps running (as filterfit's fit does); its command line, a GIMP started for each render, is
+  timed beside it: what keeping GIMP running saves.
 - **Hidden presets and RAW** (``editor_recovery.py``): a preset found again from the pair it makes.
 - **Cross-tool** ("give my photo that look, in my editor"): each of pilgram's filters applied to one
   bundled photo (the pilgram benchmark's pair photo, 384 px), fitted with each editor's default
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,7 +44,12 @@ OVERHEAD = {
     "darktable": {
         "exposure_exposure": (0.5, 0, 1), "velvia_strength": (25, 0, 50), "colorbalancergb_contrast": (0.1, 0, 0.2),
     },
+    "gimp": {
+        "levels_gamma": (1.3, 1, 2), "brightness_contrast_contrast": (0.1, 0, 0.2),
+        "hue_saturation_saturation": (20, 0, 40),
+    },
 }  # fmt: skip
+STARTED_EACH_TIME = 3  # GIMP's command line, started for each render: renders timed per turn
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,9 @@ class EditorsPlan:
 
 PLANS = {
     # darktable renders in ~0.8 s, mostly its start-up: the default run fits the first 8 filters in it, all 26 in full.
-    "default": EditorsPlan(3, 20, {"rawtherapee": None, "darktable": 8}, budget=150, seeds=5),
-    "full": EditorsPlan(5, 30, {"rawtherapee": None, "darktable": None}, budget=300, seeds=10),
-    "quick": EditorsPlan(1, 3, {"rawtherapee": 1, "darktable": 1}, budget=10, seeds=1, raw=False),
+    "default": EditorsPlan(3, 20, {"rawtherapee": None, "darktable": 8, "gimp": 8}, budget=150, seeds=5),
+    "full": EditorsPlan(5, 30, {"rawtherapee": None, "darktable": None, "gimp": None}, budget=300, seeds=10),
+    "quick": EditorsPlan(1, 3, {"rawtherapee": 1, "darktable": 1, "gimp": 1}, budget=10, seeds=1, raw=False),
 }
 
 
@@ -87,6 +95,8 @@ class EditorsResults:
     plan: EditorsPlan
     missing: list[str] = field(default_factory=list)
     bare_s: dict[str, list[float]] = field(default_factory=dict)  # seconds per render, each turn
+    started_s: list[float] = field(default_factory=list)  # GIMP's command line, started for each render
+    gimp_xcf_s: list[float] = field(default_factory=list)  # the kept GIMP's bare render saved as XCF
     fitted_s: dict[str, list[float]] = field(default_factory=dict)  # seconds per evaluation, each turn
     recoveries: list[Recovery] = field(default_factory=list)
     raws: list[RawDevelopment] = field(default_factory=list)
@@ -96,12 +106,14 @@ class EditorsResults:
         return statistics.median(self.fitted_s[editor]) / statistics.median(self.bare_s[editor])
 
 
-def run(mode: str, budget: int | None, log: Any) -> EditorsResults:
+def run(mode: str, budget: int | None, log: Any, only: tuple[str, ...] | None = None) -> EditorsResults:
+    """The section for every editor (``only``: these), each one's parts skipped where it is not installed."""
     plan = PLANS[mode] if budget is None else PLANS[mode].capped(budget)
     results = EditorsResults(plan)
     present = []
     for name, editor in EDITORS.items():
-        (present if shutil.which(editor.program) else results.missing).append(name)
+        if only is None or name in only:
+            (present if shutil.which(editor.program) else results.missing).append(name)
     for name in present:
         with tempfile.TemporaryDirectory(prefix="filterfit-editors-") as folder:
             _overhead(results, name, Path(folder), log)
@@ -110,7 +122,7 @@ def run(mode: str, budget: int | None, log: Any) -> EditorsResults:
             results.recoveries.append(editor_recovery.recover(case, seed, plan.recovery_budget or case.budget))
             row = results.recoveries[-1]
             log(f"editors {case.editor} hidden preset {seed}: {row.psnr:.1f} dB, worst slider {row.worst:.2f} %")
-    for name in present if plan.raw else ():
+    for name in [name for name in present if "raw" in get_editor(name).reads] if plan.raw else ():
         results.raws.append(editor_recovery.develop_raw(name))
         log(f"editors {name} RAW: {results.raws[-1].psnr:.1f} dB")
     _cross_tool_all(results, present, log)
@@ -129,17 +141,84 @@ def _overhead(results: EditorsResults, name: str, folder: Path, log: Any) -> Non
     space = [f"{slider}={low:g}:{high:g}" for slider, (_, low, high) in OVERHEAD[name].items()]
     renders = results.plan.overhead_renders
     bare, fitted = results.bare_s.setdefault(name, []), results.fitted_s.setdefault(name, [])
+    kept = KeptGimp(preset, source) if name == "gimp" else None
+    if kept is not None:  # the GIMP a one-worker fit keeps running, started before the turns as the bare one is
+        filterfit.fit(editor=name, space=space, source=source, target=target, budget=1, workers=1, probes=0)
     for _ in range(results.plan.overhead_rounds):
         started = time.perf_counter()
         for _ in range(renders):
-            render_preset(editor, preset, source, folder / "bare.png")
+            kept.render(folder / "bare.png") if kept else render_preset(editor, preset, source, folder / "bare.png")
         bare.append((time.perf_counter() - started) / renders)
+        if kept is not None:
+            started = time.perf_counter()
+            for _ in range(renders):
+                kept.render(folder / "bare.xcf")
+            results.gimp_xcf_s.append((time.perf_counter() - started) / renders)
+            started = time.perf_counter()
+            for _ in range(STARTED_EACH_TIME):
+                render_preset(editor, preset, source, folder / "started.png")
+            results.started_s.append((time.perf_counter() - started) / STARTED_EACH_TIME)
         fit = filterfit.fit(
             editor=name, space=space, source=source, target=target, strategy="random", budget=renders,
             workers=1, seed=len(bare), probes=0, stop_below=0,
         )  # fmt: skip
         fitted.append(fit.elapsed_s / fit.evaluations)
         log(f"editors {name} overhead: bare {bare[-1]:.3f} s, evaluation {fitted[-1]:.3f} s")
+    if kept is not None:
+        kept.stop()
+
+
+class KeptGimp:
+    """A ``gimp-console`` this benchmark keeps running and sends a script to, without filterfit: GIMP's bare render.
+
+    Each render sends what a fit's evaluation sends (the look's script, then a call that renders a copy of the
+    photo, loaded once), and waits for the interpreter to print a token. The render is saved as PNG (GIMP's
+    writer, a plug-in started for each file) or as XCF (GIMP's own format, which filterfit's fit asks for).
+    """
+
+    SAVE = {
+        ".png": "(file-png-save2 RUN-NONINTERACTIVE image drawable output output FALSE 0 FALSE FALSE FALSE FALSE FALSE"
+        " FALSE FALSE)",
+        ".xcf": "(gimp-xcf-save 0 image drawable output output)",
+    }
+
+    def __init__(self, preset: Path, source: Path) -> None:
+        self.script = preset.read_text()
+        self.process = subprocess.Popen(
+            ["gimp-console", "-i", "-d", "-f", "-n", "-b", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        self.turn = 0
+        self._ask(f'(define photo (car (gimp-file-load RUN-NONINTERACTIVE "{source}" "{source}")))')
+        for suffix, save in self.SAVE.items():
+            self._ask(
+                f"(define (render{suffix[1:]} output) (let* ((image (car (gimp-image-duplicate photo)))"
+                " (drawable (car (gimp-image-get-active-drawable image)))) (gimp-image-undo-disable image)"
+                f" (filterfit-look drawable) {save} (gimp-image-delete image)))"
+            )
+
+    def render(self, output: Path) -> None:
+        self._ask(f'{self.script}\n(render{output.suffix[1:]} "{output}")')
+        output.unlink()  # raises if GIMP wrote nothing
+
+    def _ask(self, expression: str) -> None:
+        self.turn += 1
+        token = f"bench-done-{self.turn}".encode()
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(expression.encode() + b'\n(display "' + token + b'")\n')
+        self.process.stdin.flush()
+        answer = b""
+        while token not in answer:
+            chunk = self.process.stdout.read1(65536)
+            if not chunk:
+                raise RuntimeError("GIMP ended")
+            answer += chunk
+        if b"Error:" in answer:
+            raise RuntimeError(answer.decode(errors="replace"))
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 def _cross_tool_all(results: EditorsResults, present: list[str], log: Any) -> None:
@@ -192,7 +271,7 @@ def cross_tool(index: int, name: str, budget: int, editor: str, look: tuple[floa
 
 
 def render(results: EditorsResults) -> str:
-    heading = "## Photo editors: RawTherapee's and darktable's own sliders (issue 19)"
+    heading = "## Photo editors: RawTherapee's, darktable's and GIMP's own sliders (issue 19)"
     parts = [heading]
     if results.missing:
         parts.append(
@@ -218,10 +297,25 @@ def _overhead_text(results: EditorsResults) -> str:
             f"(median {statistics.median(fitted):.3f} s vs {statistics.median(bare):.3f} s; each turn, bare vs "
             f"evaluation: {turns}) | {'yes' if results.overhead(name) <= OVERHEAD_GOAL else '**no**'} |"
         )
+    if results.started_s:
+        started, kept = statistics.median(results.started_s), statistics.median(results.fitted_s["gimp"])
+        xcf = statistics.median(results.gimp_xcf_s)
+        rows.append(
+            f"| gimp: its start-up paid once per worker, not per evaluation | GIMP started for each render "
+            f"{started:.3f} s, an evaluation {kept:.3f} s: {started / kept:.1f}x | "
+            f"{'yes' if started > kept else '**no**'} |"
+        )
+        rows.append(
+            f"| gimp: filterfit's own part (against the kept GIMP saving XCF, what the fit asks of it, unread) | "
+            f"{kept / xcf:.2f}x ({kept:.3f} s vs {xcf:.3f} s: {1000 * (kept - xcf):.0f} ms an evaluation to read "
+            "the XCF, score it and tell the study) | measured |"
+        )
     return (
         "### Overhead of an evaluation over the bare render\n\n"
         f"The editor's command line (`rawtherapee-cli -q -o OUT -p look.pp3 -n -b8 -Y -c photo.tif`, "
-        f"`darktable-cli photo.tif look.xmp OUT --apply-custom-presets false --core --library :memory:`) on the "
+        f"`darktable-cli photo.tif look.xmp OUT --apply-custom-presets false --core --library :memory:`; for GIMP "
+        "its script sent to a `gimp-console -b -` kept running, the photo loaded once, and the fit's own GIMP started "
+        "before the turns) on the "
         f"{PHOTOS[0]} photo at 384 px, {plan.overhead_renders} bare renders by `subprocess.run`, then a fit of "
         f"{plan.overhead_renders} evaluations (random, 1 worker, 3 sliders, no probes) on the same files, "
         f"{plan.overhead_rounds} turns; an evaluation is the fit's wall time over its evaluations (Optuna's "

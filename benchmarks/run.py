@@ -7,8 +7,8 @@ issue 3 asks for (wall time vs a bound, parallel speed-up, disk writes), on prob
 study's record, wall time with and without it, what a resume renders again); then the looks: filterfit's own
 random looks (issue 4, ``looks.py``) and every filter of pilgram, a third party's Instagram-style looks
 (issue 18, ``pilgram_looks.py``), beside color-matcher and a least-squares LUT (``lut_peer.py``); then
-RawTherapee and darktable driven through their own sliders (issue 19, ``editors.py``, ``editor_recovery.py``):
-the overhead, hidden presets and RAWs found again, and pilgram's filters in them.
+RawTherapee, darktable and GIMP driven through their own sliders (issue 19, ``editors.py``,
+``editor_recovery.py``): the overhead, hidden presets and RAWs found again, and pilgram's filters in them.
 
     python benchmarks/run.py              # default: every issue's figures (~40 min on 2 cores, see below)
     python benchmarks/run.py --quick      # 1 seed, small budgets: a smoke test (~1 min)
@@ -20,8 +20,10 @@ full resolution, ~20 s once it meets issue 3's B2 goal). The --out measurements 
 (1.5 in --quick): B1's auto 5 times with and 5 without --out, 3 look fits of 500 evaluations each
 way, 5 interrupted and resumed fits, and 13 `filterfit fit --out` subprocesses. pilgram's 26 filters
 add about 15 min (three fits each: one pair, two pairs, unpaired) and three timed 512 x 512 commands;
-RawTherapee's section (skipped without rawtherapee-cli) about 10 min, mostly 26 fits of its sliders.
+The editors' section (each editor skipped where it is not installed) about 50 min for RawTherapee and
+darktable (mostly 26 and 8 fits of their sliders) and 20 for GIMP; ``--editors gimp`` runs one editor's.
     python benchmarks/run.py --only B1,B3 --methods auto,tpe --seeds 2
+    python benchmarks/run.py --only editors --editors gimp --output gimp.md
 
 It is run as a script, so its folder is on sys.path and the sibling modules import by name.
 """
@@ -47,6 +49,8 @@ import problems
 from memo import run_memo
 from report import render
 from results import MemoResult, Results
+
+from filterfit.editors import EDITORS
 
 HERE = Path(__file__).resolve().parent
 DISK_FOLDER = HERE / "out"  # on the working disk, as the memo's JPEGs were (ignored by git)
@@ -161,11 +165,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--methods", default=methods, help=f"methods to run (default: {methods})")
     parser.add_argument("--seeds", type=int, help="seeds per method (overrides the mode's)")
     parser.add_argument("--budget", type=int, help="cap every budget at this many evaluations")
+    parser.add_argument("--editors", help="the editors section's editors, e.g. gimp (default: every one)")
     parser.add_argument("--no-measurements", action="store_true", help="skip blur cost, speed-up and disk writes")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md", help="where to write the report")
     args = parser.parse_args(argv)
     args.only = _choices(parser, "--only", args.only, ONLY)
     args.methods = _choices(parser, "--methods", args.methods, (*peers.METHODS, "memo"))
+    if args.editors is not None:
+        args.editors = _choices(parser, "--editors", args.editors, tuple(EDITORS))
     return args
 
 
@@ -204,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if "pilgram" in args.only:
         sections.append(pilgram_looks.render(pilgram_looks.run(args.mode, args.budget, _log)))
     if "editors" in args.only:
-        sections.append(editors.render(editors.run(args.mode, args.budget, _log)))
+        sections.append(editors.render(editors.run(args.mode, args.budget, _log, args.editors)))
     report = "\n".join([render(results), *sections])  # rendered last, so that the time it states is the whole run's
     print(report)
     args.output.write_text(report, encoding="utf-8")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC, RawTherapee, darktable) when
+# Install the programs filterfit drives (ImageMagick, GraphicsMagick, G'MIC, RawTherapee, darktable, GIMP) when
 # they are missing, plus what `python3 -m venv` needs on Debian, the tests' Chromium, and PostgreSQL's server
 # programs (initdb, pg_ctl) that the tests of shared studies start on loopback. Prints nothing when everything is already there.
 set -euo pipefail
@@ -32,6 +32,8 @@ fi
 if ! command -v rawtherapee-cli >/dev/null 2>&1; then missing+=(rawtherapee); fi
 # darktable: the second photo editor (--editor darktable, an .xmp sidecar); darktable-cli is in Debian's package.
 if ! command -v darktable-cli >/dev/null 2>&1; then missing+=(darktable); fi
+# GIMP: the third editor (--editor gimp, a Script-Fu script); gimp-console is in Debian's package.
+if ! command -v gimp-console >/dev/null 2>&1; then missing+=(gimp); fi
 # The report's test opens report.html in real headless Chromium (Debian's package; no browser download).
 if ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 

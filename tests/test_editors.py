@@ -144,7 +144,7 @@ def test_an_editor_that_is_not_installed_says_how_to_install_it(pair, monkeypatc
     "args, message",
     [
         (["--editor", "rawtherapee", "--look"], r"error: give either --look or --editor, not both"),
-        (["--editor", "gimp"], r"error: unknown editor 'gimp'; the editors are rawtherapee"),
+        (["--editor", "photoshop"], r"error: unknown editor .photoshop.; the editors are rawtherapee, darktable, gimp"),
         (["--editor", "rawtherapee", "--param", "ev=-1:1"], r"error: RawTherapee has no slider ev that filterfit"),
     ],
 )

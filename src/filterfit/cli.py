@@ -129,8 +129,9 @@ def _fit_options(function: Any) -> Any:
     "--editor",
     default=None,
     metavar="NAME",
-    help="Fit a photo editor's own sliders instead of --command: rawtherapee or darktable (--param narrows "
-    "them, e.g. --param exposure_compensation=-2:2); --out gets its settings file (look.pp3, look.xmp).",
+    help="Fit a photo editor's own sliders instead of --command: rawtherapee, darktable or gimp (--param "
+    "narrows them, e.g. --param exposure_compensation=-2:2); --out gets its settings file (look.pp3, look.xmp, "
+    "look.scm).",
 )
 @click.option(
     "--settings",

@@ -1,9 +1,11 @@
-"""Photo editors driven through their own settings files: ``--editor rawtherapee``, ``--editor darktable``.
+"""Photo editors driven through their own settings files: ``--editor rawtherapee``, ``darktable``, ``gimp``.
 
 Modules:
     base         -- ``Editor`` (a program, its sliders, its settings file), ``Slider``, ``EditorFilter``
     rawtherapee  -- RawTherapee's sliders in its .pp3 profile, rendered by ``rawtherapee-cli``
     darktable    -- darktable's module parameters packed in an .xmp sidecar, rendered by ``darktable-cli``
+    gimp         -- GIMP's colour tools called by a Script-Fu script (look.scm)
+    script_fu    -- a GIMP kept running per worker, fed that script for each evaluation
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 from ..errors import FilterFitError
 from .base import Editor, EditorFilter, Slider
 from .darktable import DARKTABLE
+from .gimp import GIMP
 from .rawtherapee import RAWTHERAPEE
 
 __all__ = ["EDITORS", "Editor", "EditorFilter", "Slider", "editor_filter", "get_editor"]
 
-EDITORS: dict[str, Editor] = {editor.name: editor for editor in (RAWTHERAPEE, DARKTABLE)}
+EDITORS: dict[str, Editor] = {editor.name: editor for editor in (RAWTHERAPEE, DARKTABLE, GIMP)}
 
 
 def get_editor(name: str) -> Editor:

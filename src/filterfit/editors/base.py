@@ -23,6 +23,7 @@ from ..filters.settings_file import SettingsFile
 from ..space import Param, Space
 
 if TYPE_CHECKING:
+    from ..filters.base import Filter
     from ..images import Image
 
 __all__ = ["Editor", "EditorFilter", "Slider"]
@@ -104,6 +105,11 @@ class Editor:
         ``{suffix: settings}``: more of the editor's files that ``--out`` gets
         with the best values beside the settings file (darktable's ``.dtstyle``),
         each built as ``settings`` builds the settings file.
+    server : callable, optional
+        ``server(command, bit_depth) -> Filter``: how a fit renders instead of
+        starting the command for each evaluation, given the command prepared
+        for the images (GIMP's 4 s start-up, paid once per worker by a GIMP
+        kept running). ``filterfit apply`` and ``export`` use the command.
     """
 
     name: str
@@ -117,6 +123,7 @@ class Editor:
     reads: tuple[str, ...] = ("tiff", "jpeg", "raw")
     writes: tuple[str, ...] = ("png", "tiff")
     extra_files: Mapping[str, Callable[[Sequence[Slider]], str]] = field(default_factory=dict)
+    server: Callable[[CommandFilter, int], Filter] | None = None
     by_name: dict[str, Slider] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -179,10 +186,11 @@ class EditorFilter:
         self.editor.space(space)
         self.command_filter().check(space)  # the program is installed, with the hint to install it
 
-    def prepare(self, sources: Sequence[Image], target: Image, *, single_thread: bool) -> CommandFilter:
+    def prepare(self, sources: Sequence[Image], target: Image, *, single_thread: bool) -> Filter:
         output = target.format if target.format in self.editor.writes else "png"
         depth = target.bit_depth if output != "jpeg" else 8
-        return self.command_filter(output, depth).prepare(sources, target, single_thread=single_thread)
+        command = self.command_filter(output, depth).prepare(sources, target, single_thread=single_thread)
+        return command if self.editor.server is None else self.editor.server(command, depth)
 
     def render(self, image: Image, params: Mapping[str, Any]) -> np.ndarray:
         return self.prepare([image], image, single_thread=False).render(image, params)
@@ -210,6 +218,11 @@ class EditorFilter:
 
         if not path.is_file():
             raise ImageError(f"image not found: {path} (check the path)")
+        if "raw" not in self.editor.reads:
+            raise ImageError(
+                f"{self.editor.title} does not develop camera RAW files like {path.name}: fit --editor rawtherapee "
+                "or darktable, or give the photo as TIFF or PNG"
+            )
         raw = Image(np.zeros((1, 1, 3), dtype=np.float32), bit_depth, "raw", path)
         neutral = self.neutral()
         stand_in = Image(raw.pixels, bit_depth, "tiff")  # what the editor is asked to write: a 16-bit TIFF

@@ -51,6 +51,7 @@ INSTALL_HINTS = {
     "gmic": "install G'MIC: apt-get install gmic",
     "rawtherapee-cli": "install RawTherapee: apt-get install rawtherapee",
     "darktable-cli": "install darktable: apt-get install darktable",
+    "gimp-console": "install GIMP: apt-get install gimp",
 }
 # Output formats the program writes in: the target's own, never lossy.
 FILE_SUFFIX = {"png": ".png", "tiff": ".tif", "pnm": ".pam", "bmp": ".bmp"}

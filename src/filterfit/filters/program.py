@@ -27,7 +27,10 @@ from pathlib import Path
 from ..errors import EvaluationError
 from ..images import Image
 
-__all__ = ["input_file", "kill_running_programs", "run_program", "scratch_folder"]
+__all__ = [
+    "claim_private_folders", "input_file", "kill_running_programs", "program_environment", "release_private_folders",
+    "run_program", "scratch_folder", "track_running",
+]  # fmt: skip
 
 
 def run_program(
@@ -35,7 +38,7 @@ def run_program(
 ) -> bytes:
     """Run ``argv`` and return its stdout; a failure to start, a timeout or a failure exit is an EvaluationError."""
     with _private_folders(private_config) as folders:
-        env = _environment(single_thread=single_thread, folders=folders)
+        env = program_environment(single_thread=single_thread, folders=folders)
         process, stdout, stderr = _communicate(argv, stdin, env, timeout)
     if process.returncode < 0:
         raise EvaluationError(f"killed by signal {_signal_name(-process.returncode)}: {_excerpt(stderr)}")
@@ -87,18 +90,32 @@ def _private_folders(wanted: bool) -> Iterator[dict[str, str]]:
     if not wanted:
         yield {}
         return
+    slot, folders = claim_private_folders()
+    try:
+        yield folders
+    finally:
+        release_private_folders(slot)
+
+
+def claim_private_folders() -> tuple[int, dict[str, str]]:
+    """A free slot of private configuration folders and the environment that points a program into them.
+
+    A program that stays running (GIMP's Script-Fu, :mod:`filterfit.editors.script_fu`) holds its slot
+    until it ends, then gives it back with :func:`release_private_folders`.
+    """
     with _FOLDERS_LOCK:
         slot = next(number for number in itertools.count() if number not in _FOLDERS_IN_USE)
         _FOLDERS_IN_USE.add(slot)
     scratch = scratch_folder()
-    try:
-        yield {"XDG_CONFIG_HOME": f"{scratch}/config-{slot}", "XDG_CACHE_HOME": f"{scratch}/cache-{slot}"}
-    finally:
-        with _FOLDERS_LOCK:
-            _FOLDERS_IN_USE.discard(slot)
+    return slot, {"XDG_CONFIG_HOME": f"{scratch}/config-{slot}", "XDG_CACHE_HOME": f"{scratch}/cache-{slot}"}
 
 
-def _environment(*, single_thread: bool, folders: dict[str, str]) -> dict[str, str]:
+def release_private_folders(slot: int) -> None:
+    with _FOLDERS_LOCK:
+        _FOLDERS_IN_USE.discard(slot)
+
+
+def program_environment(*, single_thread: bool, folders: dict[str, str]) -> dict[str, str]:
     """The environment a program runs in: temporary files in RAM, one thread when asked, and private ``folders``
     (a photo editor's options and caches, rewritten on each start: in RAM, apart from the user's)."""
     env = dict(os.environ)
@@ -122,6 +139,16 @@ def _signal_name(number: int) -> str:
 # Programs running in this process's threads (one worker evaluates in a thread), so that Ctrl-C can stop them.
 _RUNNING: set[subprocess.Popen[bytes]] = set()
 _RUNNING_LOCK = threading.Lock()
+
+
+def track_running(process: subprocess.Popen[bytes], running: bool = True) -> None:
+    """Count ``process`` among the running programs that Ctrl-C kills (a program that stays running between
+    evaluations, :mod:`filterfit.editors.script_fu`), or no longer."""
+    with _RUNNING_LOCK:
+        if running:
+            _RUNNING.add(process)
+        else:
+            _RUNNING.discard(process)
 
 
 def kill_running_programs() -> None:
