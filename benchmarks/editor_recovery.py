@@ -97,6 +97,7 @@ class Recovery:
     psnr: float  # the written preset rendered by the editor's command line, against the target
     worst: float  # % of the range, over every slider
     worst_identified: float | None  # over the sliders without a trade-off flag (None: every slider has one)
+    traded: tuple[str, ...]  # the sliders flagged as trading off, each with its % off
     to_goal: int | None  # evaluations until the best was within GOAL_DB (None: never)
     evaluations: int
     seconds: float
@@ -127,7 +128,7 @@ def render_preset(editor: Editor, preset: Path, source: Path, output: Path) -> N
     """The editor's own command line (as ``filterfit export --command`` prints it) on a written preset, to PNG."""
     argv = editor.filter([]).command_filter("png", 8).argv({}, str(source), str(output), {"look": str(preset)})
     output.unlink(missing_ok=True)  # darktable writes NAME_01.png beside a NAME.png that is there
-    subprocess.run(argv, check=True, capture_output=True)
+    subprocess.run(argv, check=True, capture_output=True, start_new_session=True)  # as filterfit runs it
     if not output.exists():  # GIMP's batch mode exits 0 when its script fails
         raise RuntimeError(f"{editor.title} wrote no {output.name}: {shlex.join(argv)}")
 
@@ -151,10 +152,12 @@ def recover(case: Case, seed: int, budget: int) -> Recovery:
         render_preset(editor, folder / "out" / f"look{editor.suffix}", source, folder / "again.png")
         again = psnr(load_image(folder / "target.png").pixels, load_image(folder / "again.png").pixels)
     errors = {n: abs(result.best_params[n] - truth[n]) / (high - low) * 100 for n, (low, high) in case.ranges.items()}
-    identified = [e for n, e in errors.items() if not any("trades off" in f for f in result.flags.get(n, []))]
+    traded = [n for n in errors if any("trades off" in f for f in result.flags.get(n, []))]
+    identified = [e for n, e in errors.items() if n not in traded]
     return Recovery(
         case.editor, seed, photo_name, again, max(errors.values()), max(identified) if identified else None,
-        _evaluations_to(result, GOAL_DB), result.evaluations, seconds,
+        tuple(f"{n} {errors[n]:.1f} %" for n in traded), _evaluations_to(result, GOAL_DB), result.evaluations,
+        seconds,
     )  # fmt: skip
 
 
@@ -244,12 +247,13 @@ def _goal_rows(editor: str, rows: list[Recovery]) -> list[str]:
 def _recovery_table(rows: list[Recovery]) -> str:
     body = "\n".join(
         f"| {r.editor} | {r.seed} | {r.photo} | {r.psnr:.1f} | {r.worst:.2f} | {_maybe(r.worst_identified)} | "
-        f"{r.to_goal if r.to_goal is not None else 'never'} | {r.evaluations} | {r.seconds:.0f} |"
+        f"{', '.join(r.traded) or '-'} | {r.to_goal if r.to_goal is not None else 'never'} | {r.evaluations} | "
+        f"{r.seconds:.0f} |"
         for r in rows
     )
     return (
-        "| editor | seed | photo | preset dB | worst slider % | worst identified % | evaluations to 45 dB | "
-        "evaluations | s |\n|---|---|---|---|---|---|---|---|---|\n" + body
+        "| editor | seed | photo | preset dB | worst slider % | worst identified % | flagged as trading off (% off) | "
+        "evaluations to 45 dB | evaluations | s |\n|---|---|---|---|---|---|---|---|---|---|\n" + body
     )
 
 

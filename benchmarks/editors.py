@@ -155,9 +155,9 @@ def _overhead(results: EditorsResults, name: str, folder: Path, log: Any) -> Non
                 kept.render(folder / "bare.xcf")
             results.gimp_xcf_s.append((time.perf_counter() - started) / renders)
             started = time.perf_counter()
-            for _ in range(STARTED_EACH_TIME):
+            for _ in range(min(STARTED_EACH_TIME, renders)):
                 render_preset(editor, preset, source, folder / "started.png")
-            results.started_s.append((time.perf_counter() - started) / STARTED_EACH_TIME)
+            results.started_s.append((time.perf_counter() - started) / min(STARTED_EACH_TIME, renders))
         fit = filterfit.fit(
             editor=name, space=space, source=source, target=target, strategy="random", budget=renders,
             workers=1, seed=len(bare), probes=0, stop_below=0,

@@ -300,8 +300,9 @@ def test_the_pilgram_section_is_in_the_report(report: str) -> None:
 
 
 def test_the_editors_section_is_in_the_report(report: str) -> None:
-    section = report.split("## Photo editors: RawTherapee's and darktable's own sliders (issue 19)", 1)[1]
-    for editor in ("rawtherapee", "darktable"):
+    section = report.split("## Photo editors: RawTherapee's, darktable's and GIMP's own sliders (issue 19)", 1)[1]
+    assert "| gimp: its start-up paid once per worker, not per evaluation |" in section
+    for editor in ("rawtherapee", "darktable", "gimp"):
         assert f"| {editor}: an evaluation <= 1.10x the bare render |" in section
         assert f"| {editor}: the written preset >= 45 dB from the target, 1 seeds |" in section
         assert len([line for line in section.splitlines() if line.startswith(f"| {editor} | 0 | astronaut |")]) == 1

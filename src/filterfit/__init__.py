@@ -8,7 +8,7 @@ Modules:
     fidelity    -- cheaper pixels first: a crop (spatial filters) or a preview (per-pixel ones)
     space       -- search-space parameters and the ``--param`` grammar
     filters     -- command templates and Python functions as filters
-    editors     -- photo editors (RawTherapee) through their own sliders and settings files
+    editors     -- photo editors (RawTherapee, darktable, GIMP) through their own sliders and settings files
     look        -- filterfit's own photo adjustments (``Look``) and the distribution metric
     metrics     -- rmse, mae, psnr, ssim, de2000
     images      -- reading, writing and piping images as float32 arrays
@@ -27,6 +27,7 @@ Modules:
     plots       -- the plots' data; the convergence PNG (matplotlib), the report's slices and scatter (SVG)
     uncertainty -- each parameter's interval and flags, probed around the best
     profiles    -- the probe search behind the intervals: each parameter's edges, bracketed and bisected
+    valleys     -- trade-offs among several parameters at once, from the residuals' Jacobian at the best
     edges       -- the flag for a best value at an end of its range
     report      -- report.html: images, parameter table, plots and facts in one page
     errors      -- FilterFitError and the errors derived from it

@@ -242,7 +242,7 @@ def _traded_pairs(result: FitResult, names: list[str]) -> list[tuple[str, str]]:
     for first in names:
         for flag in result.flags.get(first, []):
             if flag.startswith("trades off with "):
-                second = flag.removeprefix("trades off with ").split(" ")[0]
+                second = flag.removeprefix("trades off with ").split(" ")[0].rstrip(",")  # the strongest partner
                 if second in names and (second, first) not in pairs:
                     pairs.append((first, second))
     return pairs

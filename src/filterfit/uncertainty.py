@@ -11,6 +11,9 @@ already made at a probed point are reused. Flags say what the intervals mean:
   a tenth of the range (ImageMagick's blur radius past about 4 sigma);
 - ``trades off with X``: moving two parameters together, each by twice its
   own interval, keeps the error within the tolerance (a diagonal valley);
+  ``trades off with X, Y and Z together``: the residuals' Jacobian at the best
+  says the others can move with it so that its interval is three times wider
+  or more (:mod:`filterfit.valleys`; three or four tone sliders at once);
 - steps are what the strategy measured (``auto`` reports the blur radius's
   steps of 0.5 and their edges): a stepped parameter is probed step by step,
   and its interval spans whole steps. Where no strategy said so, ``acts in
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .profiles import Evaluate, Prober, Profiles
 from .result import FitResult, TrialRecord
+from .valleys import joint_trade_offs
 
 if TYPE_CHECKING:
     from .evaluator import Evaluator
@@ -86,18 +90,57 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
             evaluate,
             history=result.history + tuple(settled),
             steps=strategy.intervals(result.best_params),
-            budget=budget - len(settled),
+            budget=budget - len(settled) - _joint_share(problem, budget - len(settled)),
         )
+        flags = _merge_flags({**result.flags, **strategy.flags()}, measured.flags)
+        joint, valley = _joint(problem, evaluator, result.best_params, measured.intervals, flags,
+                               budget - len(settled) - len(measured.probes))  # fmt: skip
     except KeyboardInterrupt:  # the search's answer stands without the probes
         return result
     probes = (*settled, *(replace(probe, number=probe.number + len(settled)) for probe in measured.probes))
+    probes += tuple(TrialRecord.of(len(probes) + k, evaluation) for k, evaluation in enumerate(valley))
     return replace(
         result,
         uncertainty={**result.uncertainty, **measured.intervals},
-        flags=_merge_flags({**result.flags, **strategy.flags()}, measured.flags),
+        flags=_with_joint(flags, joint),
         probes=probes,
         tolerance=measured.tolerance,
     )
+
+
+def _joint(
+    problem: Problem,
+    evaluator: Evaluator,
+    best: dict[str, Any],
+    intervals: dict[str, list[float]],
+    flags: dict[str, list[str]],
+    budget: int,
+) -> tuple[dict[str, list[str]], list[Evaluation]]:
+    """Trade-offs among several parameters (:mod:`filterfit.valleys`), where the metric has residuals."""
+    if problem.metric.residuals is None:
+        return {}, []
+
+    def with_residuals(points: list[dict[str, Any]]) -> list[Evaluation]:
+        futures = [evaluator.submit(point, residuals=True) for point in points]
+        return [future.result() for future in futures]
+
+    return joint_trade_offs(problem.space, best, intervals, flags, with_residuals, budget)
+
+
+def _joint_share(problem: Problem, budget: int) -> int:
+    """The probes kept for the joint trade-offs' Jacobian: two per numeric parameter, up to half the budget."""
+    numeric = len(problem.space.numeric)
+    if problem.metric.residuals is None or numeric < 2 or 2 * numeric > budget // 2:
+        return 0
+    return 2 * numeric
+
+
+def _with_joint(flags: dict[str, list[str]], joint: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The flags with each joint trade-off in place of that parameter's pairwise ones (it names the partners)."""
+    merged = {name: list(found) for name, found in flags.items()}
+    for name, found in joint.items():
+        merged[name] = [flag for flag in merged.get(name, []) if not flag.startswith("trades off with ")] + found
+    return merged
 
 
 def _merge_flags(known: dict[str, list[str]], measured: dict[str, list[str]]) -> dict[str, list[str]]:
