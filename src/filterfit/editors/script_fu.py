@@ -1,6 +1,6 @@
 """GIMP kept running: one ``gimp-console`` per worker, fed a Script-Fu expression per evaluation.
 
-GIMP takes about 4 s to start and a fraction of a second to apply a few colour
+GIMP takes seconds to start (3.3 s for a render here) and a fraction of one to apply a few colour
 tools, so starting it for each evaluation (as ``filterfit apply`` does, through
 the command line) would spend most of a fit on start-ups. Instead each worker
 thread borrows a GIMP that reads Script-Fu from its stdin (``gimp-console -b -``,
@@ -78,7 +78,6 @@ HELPERS = """
     (gimp-image-delete image)))
 """
 START_TIMEOUT = 120.0  # a first start writes GIMP's configuration into a new folder
-STDERR_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,8 @@ class Gimp:
             self.stderr.append(line)
 
     def _last_words(self) -> str:
-        self.process.wait(5) if self.process.poll() is None else None
+        if self.process.poll() is None:
+            self.process.wait(5)
         code = self.process.returncode
         how = f"killed by signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
         text = " ".join(b"".join(self.stderr).decode("utf-8", "replace").split())[-300:]
