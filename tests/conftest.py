@@ -7,6 +7,8 @@ Everything is generated at test time; no binary fixture is committed. The
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -49,6 +51,19 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+def start_in_the_foreground(command: list[str], **options: object) -> subprocess.Popen:
+    """Start ``command`` as a terminal's foreground job would: with Ctrl-C's default action.
+
+    A shell without job control starts a background command (``make test &`` in a script, some CI
+    runners) with SIGINT ignored, and every child inherits that; the tests that press Ctrl-C would
+    then see a fit that cannot be interrupted, which no user at a terminal sees.
+    """
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **options,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def make_pixels(height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import alive
+from conftest import alive, start_in_the_foreground
 
 import filterfit
 from filterfit.errors import AllEvaluationsFailedError
@@ -275,7 +275,7 @@ def test_ctrl_c_before_any_evaluation_finished_exits_130_with_one_line(small_pho
 
 def interrupted(command: list[str], log: Path, calls: int) -> tuple[int, str, float]:
     """Run ``command``; once ``log`` names ``calls`` program runs, send SIGINT. Exit code, stderr, seconds to end."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_in_the_foreground(command)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (not log.exists() or len(log.read_text().split()) < calls):

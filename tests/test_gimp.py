@@ -66,7 +66,8 @@ def test_the_tools_at_neutral_leave_the_photo_as_it_is(pair):
     editor = GIMP.filter(names).prepare([source], source, single_thread=True)
     assert isinstance(editor, script_fu.ScriptFuFilter)
     at_neutral = editor.render(source, neutral(names))
-    assert np.abs(at_neutral - source.pixels).max() * 255 <= 1.0  # the curve's spline may round a level
+    levels = np.rint(np.abs(at_neutral - source.pixels) * 255)
+    assert levels.max() <= 1  # the curve's spline may round a level
 
 
 def test_every_slider_moves_the_render(pair):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from conftest import start_in_the_foreground
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
@@ -50,9 +51,7 @@ def fit_command(gain_images, out: Path, *extra: str, command: str = GAIN, param:
 
 def start(args: list[str], **options) -> subprocess.Popen:
     """A filterfit process in a session of its own, so that a kill reaches its worker processes too."""
-    return subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **options
-    )
+    return start_in_the_foreground(args, start_new_session=True, **options)
 
 
 def journal_trials(out: Path) -> list[optuna.trial.FrozenTrial]:
