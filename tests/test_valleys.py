@@ -76,3 +76,20 @@ def test_too_small_a_budget_measures_nothing():
         raise AssertionError("no evaluation within a budget of 5")
 
     assert joint_trade_offs(space, TRUTH, intervals, {}, evaluate, budget=5) == ({}, [])
+
+
+def test_whole_number_sliders_that_trade_off_are_flagged_though_each_acts_in_steps():
+    """RawTherapee's tone sliders are whole numbers: identical renders within a step, so no interval of their own."""
+
+    def sliders(image, lift, gain, gamma):
+        return three_tones(image, lift / 100, gain / 100, gamma / 100)
+
+    space = [f"{name}=-50:50:int" for name in SPACE]
+    source = photo()
+    target = sliders(source, 10, -10, 20)
+    result = filterfit.fit(sliders, space, source, target, budget=120, workers=1, seed=0)
+    for name in SPACE:
+        flags = result.flags.get(name, [])
+        assert any(flag.startswith("acts in steps") for flag in flags), flags
+        assert any(re.match(r"trades off with \w+ and \w+ together \(jointly (within ±[\d.]+ %|anywhere)", flag)
+                   for flag in flags), flags  # fmt: skip

@@ -93,8 +93,8 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
             budget=budget - len(settled) - _joint_share(problem, budget - len(settled)),
         )
         flags = _merge_flags({**result.flags, **strategy.flags()}, measured.flags)
-        joint, valley = _joint(problem, evaluator, result.best_params, measured.intervals, flags,
-                               budget - len(settled) - len(measured.probes))  # fmt: skip
+        left = budget - len(settled) - len(measured.probes)
+        joint, valley = _joint(problem, evaluator, result, measured, flags, left)
     except KeyboardInterrupt:  # the search's answer stands without the probes
         return result
     probes = (*settled, *(replace(probe, number=probe.number + len(settled)) for probe in measured.probes))
@@ -111,28 +111,33 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
 def _joint(
     problem: Problem,
     evaluator: Evaluator,
-    best: dict[str, Any],
-    intervals: dict[str, list[float]],
+    result: FitResult,
+    measured: Uncertainty,
     flags: dict[str, list[str]],
     budget: int,
 ) -> tuple[dict[str, list[str]], list[Evaluation]]:
     """Trade-offs among several parameters (:mod:`filterfit.valleys`), where the metric has residuals."""
-    if problem.metric.residuals is None:
+    metric = problem.metric
+    if metric.residuals is None:
         return {}, []
 
     def with_residuals(points: list[dict[str, Any]]) -> list[Evaluation]:
         futures = [evaluator.submit(point, residuals=True) for point in points]
         return [future.result() for future in futures]
 
-    return joint_trade_offs(problem.space, best, intervals, flags, with_residuals, budget)
+    distance = abs(metric.loss(result.best_error) - metric.ideal_loss) if math.isfinite(metric.ideal_loss) else 0.0
+    return joint_trade_offs(
+        problem.space, result.best_params, measured.intervals, flags, with_residuals, budget,
+        tolerance=measured.tolerance, best_loss=distance,
+    )  # fmt: skip
 
 
 def _joint_share(problem: Problem, budget: int) -> int:
-    """The probes kept for the joint trade-offs' Jacobian: two per numeric parameter, up to half the budget."""
+    """The probes kept for the joint trade-offs' Jacobian: two a parameter and the best, up to half the budget."""
     numeric = len(problem.space.numeric)
-    if problem.metric.residuals is None or numeric < 2 or 2 * numeric > budget // 2:
+    if problem.metric.residuals is None or numeric < 2 or 2 * numeric + 1 > budget // 2:
         return 0
-    return 2 * numeric
+    return 2 * numeric + 1
 
 
 def _with_joint(flags: dict[str, list[str]], joint: dict[str, list[str]]) -> dict[str, list[str]]:
