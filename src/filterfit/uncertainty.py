@@ -27,8 +27,9 @@ within the tolerance counts as "no effect", and the flag says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .profiles import Evaluate, Prober, Profiles
@@ -69,8 +70,8 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
     if budget <= 0:
         return result
 
-    def evaluate(points: list[dict[str, Any]]) -> list[Evaluation]:
-        futures = [evaluator.submit(point) for point in points]
+    def evaluate(points: list[dict[str, Any]], residuals: bool = False) -> list[Evaluation]:
+        futures = [evaluator.submit(point, residuals=residuals) for point in points]
         return [future.result() for future in futures]
 
     settled: list[TrialRecord] = []
@@ -94,7 +95,7 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
         )
         flags = _merge_flags({**result.flags, **strategy.flags()}, measured.flags)
         left = budget - len(settled) - len(measured.probes)
-        joint, valley = _joint(problem, evaluator, result, measured, flags, left)
+        joint, valley = _joint(problem, partial(evaluate, residuals=True), result, measured, flags, left)
     except KeyboardInterrupt:  # the search's answer stands without the probes
         return result
     probes = (*settled, *(replace(probe, number=probe.number + len(settled)) for probe in measured.probes))
@@ -110,7 +111,7 @@ def refine(result: FitResult, problem: Problem, strategy: Strategy, evaluator: E
 
 def _joint(
     problem: Problem,
-    evaluator: Evaluator,
+    with_residuals: Callable[[list[dict[str, Any]]], list[Evaluation]],
     result: FitResult,
     measured: Uncertainty,
     flags: dict[str, list[str]],
@@ -120,11 +121,6 @@ def _joint(
     metric = problem.metric
     if metric.residuals is None:
         return {}, []
-
-    def with_residuals(points: list[dict[str, Any]]) -> list[Evaluation]:
-        futures = [evaluator.submit(point, residuals=True) for point in points]
-        return [future.result() for future in futures]
-
     distance = abs(metric.loss(result.best_error) - metric.ideal_loss) if math.isfinite(metric.ideal_loss) else 0.0
     return joint_trade_offs(
         problem.space, result.best_params, measured.intervals, flags, with_residuals, budget,
